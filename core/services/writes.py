@@ -1,0 +1,352 @@
+"""The one write path. Every create, update and delete — from the desktop, a LAN
+browser, the import or a domain action — goes through here, and in the same transaction:
+
+1. validates the input against the entity's schema, its references and its rules;
+2. applies it to the row, bumps the row's version (optimistic concurrency);
+3. appends an audit entry (who, when, each field before/after);
+4. hands the change to the store's recorder (site: outbox; central: change feed).
+
+There is no second path that forgets the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow, uuid7
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.models import AuditEntry
+from core.registry import EntitySpec, registry, spec_for
+from core.schemas.common import ID_PATTERN
+from core.security import hash_secret
+from core.serial import normalise, row_to_json, to_json
+from core.services.recorders import Change
+
+SYSTEM = "system"
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change. ``role`` is one of the user roles, or ``system`` for the
+    import, rules and sync apply (which check permissions their own way)."""
+
+    org_id: str
+    user_id: str | None
+    role: str
+    device_id: str | None = None
+
+    @classmethod
+    def system(cls, org_id: str, device_id: str | None = None) -> Actor:
+        return cls(org_id=org_id, user_id=None, role=SYSTEM, device_id=device_id)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors(include_url=False)
+    ]
+
+
+def _invalid(errors: list[tuple[str, str]] | list[dict[str, str]], what: str) -> Invalid:
+    details = [e if isinstance(e, dict) else {"field": e[0], "message": e[1]} for e in errors]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return Invalid(f"invalid {what}: {summary}", details=details)
+
+
+def check_permission(spec: EntitySpec, actor: Actor, action: str) -> None:
+    if actor.role == SYSTEM:
+        return
+    roles = spec.read_roles if action == "read" else spec.write_roles
+    if actor.role not in roles:
+        raise Forbidden(f"role '{actor.role}' may not {action} {spec.name}")
+
+
+def load(
+    session: Session, spec: EntitySpec, org_id: str, id: str, *, for_update: bool = False
+) -> Any:
+    if for_update and not session.get_bind().dialect.name == "sqlite":
+        stmt = select(spec.model).where(spec.model.org_id == org_id, spec.model.id == id)
+        return session.scalars(stmt.with_for_update()).one_or_none()
+    return session.get(spec.model, (org_id, id))
+
+
+def get_live(
+    session: Session, spec: EntitySpec, org_id: str, id: str, *, for_update: bool = False
+) -> Any:
+    row = load(session, spec, org_id, id, for_update=for_update)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"{spec.name} '{id}' not found")
+    return row
+
+
+def _check_refs(
+    session: Session, spec: EntitySpec, org_id: str, values: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    reg = registry()
+    for fname, target in spec.refs.items():
+        ref_id = values.get(fname)
+        if ref_id is None:
+            continue
+        row = session.get(reg[target].model, (org_id, ref_id))
+        if row is None or row.deleted_at is not None:
+            errors.append((fname, f"no {target} with id '{ref_id}'"))
+    for fname, target in spec.list_refs.items():
+        for ref_id in values.get(fname) or ():
+            row = session.get(reg[target].model, (org_id, ref_id))
+            if row is None or row.deleted_at is not None:
+                errors.append((fname, f"no {target} with id '{ref_id}'"))
+    return errors
+
+
+def _check_unique(
+    session: Session, spec: EntitySpec, org_id: str, id: str, values: Mapping[str, Any]
+) -> None:
+    model = spec.model
+    for fname in spec.unique:
+        value = values.get(fname)
+        if value is None:
+            continue
+        stmt = select(func.count()).where(
+            model.org_id == org_id,
+            getattr(model, fname) == value,
+            model.deleted_at.is_(None),
+            model.id != id,
+        )
+        if session.scalar(stmt):
+            raise Conflict(
+                f"another {spec.name} row already has {fname} '{value}'",
+                details=[{"field": fname, "message": "already in use"}],
+            )
+
+
+def _mask(spec: EntitySpec, fields: dict[str, Any]) -> dict[str, Any]:
+    secret_cols = set(spec.secret_inputs.values())
+    return {k: (MASK if k in secret_cols and v is not None else v) for k, v in fields.items()}
+
+
+def _store_secrets(spec: EntitySpec, values: dict[str, Any]) -> None:
+    for plain, column in spec.secret_inputs.items():
+        if plain in values:
+            secret = values.pop(plain)
+            values[column] = hash_secret(secret) if secret is not None else None
+
+
+def _emit(
+    session: Session,
+    spec: EntitySpec,
+    actor: Actor,
+    row: Any,
+    kind: str,
+    fields: dict[str, Any],
+    before: dict[str, Any],
+    base_version: int,
+    op_id: str | None,
+) -> Change:
+    change = Change(
+        entity=spec.name,
+        entity_id=row.id,
+        org_id=row.org_id,
+        kind=kind,
+        op_id=op_id or uuid7(),
+        base_version=base_version,
+        fields=fields,
+        before=before,
+        version=row.version,
+        actor_id=actor.user_id,
+        device_id=actor.device_id,
+        row=row,
+    )
+    session.add(
+        AuditEntry(
+            org_id=row.org_id,
+            at=row.updated_at,
+            actor_id=actor.user_id,
+            device_id=actor.device_id,
+            entity=spec.name,
+            entity_id=row.id,
+            kind=kind,
+            op_id=change.op_id,
+            version=row.version,
+            changes={k: [before.get(k), v] for k, v in _mask(spec, fields).items()}
+            if kind != "delete"
+            else {},
+        )
+    )
+    session.info["recorder"].record(session, change)
+    session.info.setdefault("changes", []).append(
+        {
+            "entity": spec.name,
+            "id": row.id,
+            "kind": kind,
+            "version": row.version,
+            "org_id": row.org_id,
+        }
+    )
+    return change
+
+
+def validate_create(spec: EntitySpec, data: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return spec.create.model_validate(dict(data)).model_dump()
+    except ValidationError as exc:
+        raise _invalid(validation_details(exc), spec.name) from None
+
+
+def validate_update(spec: EntitySpec, data: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        values = spec.update.model_validate(dict(data)).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise _invalid(validation_details(exc), spec.name) from None
+    required = {n for n, f in spec.fields.model_fields.items() if f.is_required()}
+    nulls = [(k, "may not be null") for k, v in values.items() if v is None and k in required]
+    if nulls:
+        raise _invalid(nulls, spec.name)
+    return values
+
+
+def create(
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    data: Mapping[str, Any],
+    id: str | None = None,
+    op_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    spec = spec_for(entity)
+    check_permission(spec, actor, "create")
+    values = normalise(spec.model, validate_create(spec, data))
+    now = utcnow()
+    if spec.defaults:
+        spec.defaults(values, now, actor)
+    if id is not None and not ID_PATTERN.match(id):
+        raise _invalid([("id", "must be 1-64 letters, digits or . _ : -")], spec.name)
+    row_id = id or uuid7()
+    errors = _check_refs(session, spec, actor.org_id, values)
+    if spec.check:
+        errors += spec.check(values)
+    if errors:
+        raise _invalid(errors, spec.name)
+    existing = session.get(spec.model, (actor.org_id, row_id))
+    if existing is not None:
+        raise Conflict(f"{spec.name} '{row_id}' already exists", current=existing)
+    _check_unique(session, spec, actor.org_id, row_id, values)
+    _store_secrets(spec, values)
+    row = spec.model(
+        org_id=actor.org_id,
+        id=row_id,
+        version=1,
+        sync_version=0,
+        field_versions={},
+        created_at=now,
+        updated_at=now,
+        updated_by=actor.user_id,
+        deleted_at=None,
+        extra=extra or None,
+        **values,
+    )
+    session.add(row)
+    session.flush()
+    fields = {k: to_json(v) for k, v in values.items()}
+    _emit(session, spec, actor, row, "create", fields, {}, 0, op_id)
+    return row
+
+
+def update(
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    id: str,
+    data: Mapping[str, Any],
+    version: int | None = None,
+    op_id: str | None = None,
+    check: bool = True,
+) -> Any:
+    """Change some fields. ``version`` is the row version the caller last saw: if the row
+    has moved on since, the update is refused with a Conflict carrying the current row."""
+    spec = spec_for(entity)
+    if check:
+        check_permission(spec, actor, "update")
+    if spec.append_only:
+        raise Forbidden(f"{spec.name} are append-only and cannot be changed")
+    values = normalise(spec.model, validate_update(spec, data))
+    row = get_live(session, spec, actor.org_id, id, for_update=True)
+    if version is not None and version != row.version:
+        raise Conflict(
+            f"{spec.name} '{id}' was changed by someone else (you had version {version}, "
+            f"it is now at {row.version})",
+            current=row,
+        )
+    _store_secrets(spec, values)
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    if not changed:
+        return row
+    merged = {f: getattr(row, f) for f in spec.stored_fields} | changed
+    errors = _check_refs(
+        session, spec, actor.org_id, {k: merged[k] for k in changed if k in merged}
+    )
+    if spec.check:
+        errors += spec.check(merged)
+    if errors:
+        raise _invalid(errors, spec.name)
+    _check_unique(
+        session, spec, actor.org_id, id, {k: v for k, v in changed.items() if k in spec.unique}
+    )
+    before = {k: to_json(getattr(row, k)) for k in changed}
+    for k, v in changed.items():
+        setattr(row, k, v)
+    row.version += 1
+    row.updated_at = utcnow()
+    row.updated_by = actor.user_id
+    session.flush()
+    fields = {k: to_json(v) for k, v in changed.items()}
+    _emit(session, spec, actor, row, "update", fields, before, row.sync_version, op_id)
+    return row
+
+
+def delete(
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    id: str,
+    version: int | None = None,
+    op_id: str | None = None,
+    check: bool = True,
+) -> Any:
+    """Soft delete: the row becomes a tombstone that syncs and never comes back silently."""
+    spec = spec_for(entity)
+    if check:
+        check_permission(spec, actor, "delete")
+    if spec.append_only:
+        raise Forbidden(f"{spec.name} are append-only and cannot be deleted")
+    row = get_live(session, spec, actor.org_id, id, for_update=True)
+    if version is not None and version != row.version:
+        raise Conflict(
+            f"{spec.name} '{id}' was changed by someone else (you had version {version}, "
+            f"it is now at {row.version})",
+            current=row,
+        )
+    now = utcnow()
+    row.deleted_at = now
+    row.version += 1
+    row.updated_at = now
+    row.updated_by = actor.user_id
+    session.flush()
+    _emit(session, spec, actor, row, "delete", {}, {}, row.sync_version, op_id)
+    return row
+
+
+def snapshot(spec: EntitySpec, row: Any) -> dict[str, Any]:
+    """The row as JSON, system columns included (what the feed and conflicts carry)."""
+    return row_to_json(row)
