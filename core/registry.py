@@ -82,9 +82,9 @@ def _ordered(a: str, b: str, label: str) -> Check:
 
 def _job_check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
     errors = _ordered("started_at", "completed_at", "completed_at")(v)
-    if v.get("scrap_qty") is not None and v.get("produced_qty") is not None:
-        if v["scrap_qty"] > v["produced_qty"]:
-            errors.append(("scrap_qty", "scrap cannot exceed the produced quantity"))
+    scrap, produced = v.get("scrap_qty"), v.get("produced_qty")
+    if scrap is not None and produced is not None and scrap > produced:
+        errors.append(("scrap_qty", "scrap cannot exceed the produced quantity"))
     return errors
 
 
@@ -146,7 +146,8 @@ def registry() -> dict[str, EntitySpec]:
             title_field="title", check=_job_check,
         ),
         EntitySpec(
-            "inventory", m.InventoryItem, fs.InventoryFields, "factory", ("Inventory", "Inventario"),
+            "inventory", m.InventoryItem, fs.InventoryFields, "factory",
+            ("Inventory", "Inventario"),
             read_roles=FACTORY_READERS, unique=("sku",), search=("sku", "name", "location"),
             default_sort="sku",
         ),

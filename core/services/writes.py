@@ -71,7 +71,7 @@ def check_permission(spec: EntitySpec, actor: Actor, action: str) -> None:
 def load(
     session: Session, spec: EntitySpec, org_id: str, id: str, *, for_update: bool = False
 ) -> Any:
-    if for_update and not session.get_bind().dialect.name == "sqlite":
+    if for_update and session.get_bind().dialect.name != "sqlite":
         stmt = select(spec.model).where(spec.model.org_id == org_id, spec.model.id == id)
         return session.scalars(stmt.with_for_update()).one_or_none()
     return session.get(spec.model, (org_id, id))
