@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -106,13 +107,17 @@ class _Runner:
     def __init__(self) -> None:
         self.as_root = hasattr(os, "geteuid") and os.geteuid() == 0
         self.prefix: list[str] = []
+        self.su: str | None = None
         if not self.as_root:
             return
-        runuser = shutil.which("runuser")
+        # runuser/su live in /usr/sbin, which a non-login PATH may lack.
+        search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
+        runuser = shutil.which("runuser", path=search)
+        su = shutil.which("su", path=search)
         if runuser:
             self.prefix = [runuser, "-u", SUPERUSER, "--"]
-        elif shutil.which("su"):
-            self.prefix = ["su", SUPERUSER, "-s", "/bin/sh", "-c", '"$0" "$@"']
+        elif su:
+            self.su = su
         else:
             raise PostgresUnavailable("running as root but neither runuser nor su is available")
         try:
@@ -126,6 +131,11 @@ class _Runner:
             ) from None
         self.uid, self.gid = entry.pw_uid, entry.pw_gid
 
+    def _command(self, args: list[str]) -> list[str]:
+        if self.su:
+            return [self.su, "-s", "/bin/sh", "-c", f"exec {shlex.join(args)}", SUPERUSER]
+        return [*self.prefix, *args]
+
     def give(self, path: Path) -> None:
         if self.as_root:
             os.chown(path, self.uid, self.gid)
@@ -134,7 +144,7 @@ class _Runner:
         if not self.as_root:
             return os.access(path, os.W_OK | os.X_OK)
         result = subprocess.run(
-            [*self.prefix, "test", "-w", str(path), "-a", "-x", str(path)],
+            self._command(["test", "-w", str(path), "-a", "-x", str(path)]),
             cwd="/",
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -147,7 +157,7 @@ class _Runner:
     ) -> subprocess.CompletedProcess[str]:
         # cwd matters: as `postgres` we may not be allowed into the caller's directory.
         return subprocess.run(
-            [*self.prefix, *args],
+            self._command(args),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
