@@ -1,0 +1,197 @@
+"""Overall equipment effectiveness (domain.md):
+
+    A = run time / planned time;  P = produced / (run time x ideal rate);
+    Q = good / produced;          OEE = A x P x Q
+
+Planned time is the period less planned stops; run time is planned time less unplanned
+downtime. Production comes from the append-only PRODUCTION events the shop floor records
+(each job progress report), so a period's figure never changes when a job is edited later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.errors import Invalid, NotFound
+from core.models import Downtime, Event, Machine
+
+PRODUCTION = "PRODUCTION"
+FOUR = Decimal("0.0001")
+# Default shift pattern (UTC hours); three eight-hour shifts.
+SHIFTS = ((6, 14), (14, 22), (22, 30))
+
+
+@dataclass(frozen=True)
+class OEE:
+    planned_minutes: Decimal
+    downtime_minutes: Decimal
+    run_minutes: Decimal
+    produced: Decimal
+    scrap: Decimal
+    ideal_rate: Decimal | None
+    availability: Decimal | None
+    performance: Decimal | None
+    quality: Decimal | None
+    oee: Decimal | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: (None if v is None else format(v, "f")) for k, v in self.__dict__.items()}
+
+
+def _ratio(num: Decimal, den: Decimal) -> Decimal | None:
+    return None if den <= 0 else num / den
+
+
+def compute_oee(
+    *,
+    planned_minutes: Decimal,
+    downtime_minutes: Decimal,
+    produced: Decimal,
+    scrap: Decimal,
+    ideal_rate: Decimal | None,
+) -> OEE:
+    """The arithmetic alone. Ratios are rounded to four places only at the end."""
+    run = max(planned_minutes - downtime_minutes, Decimal(0))
+    a = _ratio(run, planned_minutes)
+    p = _ratio(produced, run * ideal_rate) if ideal_rate else None
+    q = _ratio(produced - scrap, produced)
+    oee = a * p * q if a is not None and p is not None and q is not None else None
+
+    def r(x: Decimal | None) -> Decimal | None:
+        return None if x is None else x.quantize(FOUR, rounding=ROUND_HALF_UP)
+
+    return OEE(
+        planned_minutes=planned_minutes,
+        downtime_minutes=downtime_minutes,
+        run_minutes=run,
+        produced=produced,
+        scrap=scrap,
+        ideal_rate=ideal_rate,
+        availability=r(a),
+        performance=r(p),
+        quality=r(q),
+        oee=r(oee),
+    )
+
+
+def _overlap_minutes(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> Decimal:
+    seconds = (min(a1, b1) - max(a0, b0)).total_seconds()
+    return Decimal(max(seconds, 0)) / 60
+
+
+def machine_oee(
+    session: Session,
+    *,
+    org_id: str,
+    machine_id: str,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    if end <= start:
+        raise Invalid(
+            "the period must end after it starts",
+            details=[{"field": "end", "message": "before start"}],
+        )
+    machine = session.get(Machine, (org_id, machine_id))
+    if machine is None or machine.deleted_at is not None:
+        raise NotFound(f"machines '{machine_id}' not found")
+    now = now or utcnow()
+    end_eff = min(end, now) if start < now else end
+    period = Decimal((end_eff - start).total_seconds()) / 60
+    planned_stop = Decimal(0)
+    unplanned = Decimal(0)
+    stmt = select(Downtime).where(
+        Downtime.org_id == org_id,
+        Downtime.machine_id == machine_id,
+        Downtime.deleted_at.is_(None),
+        Downtime.started_at < end_eff,
+    )
+    for d in session.scalars(stmt):
+        minutes = _overlap_minutes(start, end_eff, d.started_at, d.ended_at or now)
+        if d.planned:
+            planned_stop += minutes
+        else:
+            unplanned += minutes
+    produced = scrap = Decimal(0)
+    events = select(Event).where(
+        Event.org_id == org_id,
+        Event.type == PRODUCTION,
+        Event.at >= start,
+        Event.at < end,
+        Event.deleted_at.is_(None),
+    )
+    for ev in session.scalars(events):
+        if ev.payload.get("machine_id") == machine_id:
+            produced += Decimal(str(ev.payload.get("qty", "0")))
+            scrap += Decimal(str(ev.payload.get("scrap", "0")))
+    result = compute_oee(
+        planned_minutes=max(period - planned_stop, Decimal(0)),
+        downtime_minutes=unplanned,
+        produced=produced,
+        scrap=scrap,
+        ideal_rate=machine.ideal_rate,
+    ).as_json()
+    result.update(
+        machine_id=machine_id, machine=machine.name, start=start.isoformat(), end=end.isoformat()
+    )
+    return result
+
+
+def periods(kind: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Split [start, end) into shifts, days, or keep it whole."""
+    if kind == "range":
+        return [(start, end)]
+    out = []
+    day = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+    while day < end:
+        if kind == "day":
+            bounds = [(day, day + timedelta(days=1))]
+        elif kind == "shift":
+            bounds = [(day + timedelta(hours=a), day + timedelta(hours=b)) for a, b in SHIFTS]
+        else:
+            raise Invalid(
+                f"unknown period '{kind}'",
+                details=[{"field": "period", "message": "shift, day or range"}],
+            )
+        out += [(max(a, start), min(b, end)) for a, b in bounds if b > start and a < end]
+        day += timedelta(days=1)
+    return out
+
+
+def oee_report(
+    session: Session,
+    *,
+    org_id: str,
+    period: str = "day",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    machine_id: str | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    now = now or utcnow()
+    end = end or now
+    start = start or datetime.combine(end.astimezone(UTC).date(), time(), UTC)
+    if (end - start) > timedelta(days=366):
+        raise Invalid(
+            "a report covers at most one year",
+            details=[{"field": "start", "message": "range too long"}],
+        )
+    stmt = select(Machine.id).where(Machine.org_id == org_id, Machine.deleted_at.is_(None))
+    if machine_id:
+        stmt = stmt.where(Machine.id == machine_id)
+    rows = []
+    for mid in session.scalars(stmt.order_by(Machine.name)):
+        for a, b in periods(period, start, end):
+            if a < b:
+                rows.append(
+                    machine_oee(session, org_id=org_id, machine_id=mid, start=a, end=b, now=now)
+                )
+    return rows
