@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.pg_fixture"]
+pytest_plugins = ["tests.pg_fixture", "tests.store_fixture"]
