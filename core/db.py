@@ -95,6 +95,9 @@ class Store:
         self._writes = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+        # Rows made inside a savepoint that rolled back are gone: forget them (see
+        # core.services.writes._made_here).
+        event.listen(self._writes, "after_soft_rollback", _forget_rows_made_here)
         self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
 
     @contextmanager
@@ -126,6 +129,10 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _forget_rows_made_here(session: Session, _transaction: Any) -> None:
+    session.info.pop("made_here", None)
 
 
 def integrity_check(store: Store) -> str:

@@ -150,7 +150,8 @@ def periods(kind: str, start: datetime, end: datetime) -> list[tuple[datetime, d
     if kind == "range":
         return [(start, end)]
     out = []
-    day = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+    # Start a day early: the night shift that began yesterday runs into today.
+    day = datetime.combine(start.astimezone(UTC).date(), time(), UTC) - timedelta(days=1)
     while day < end:
         if kind == "day":
             bounds = [(day, day + timedelta(days=1))]

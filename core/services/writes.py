@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow, uuid7
@@ -71,6 +71,9 @@ def check_permission(spec: EntitySpec, actor: Actor, action: str) -> None:
 def load(
     session: Session, spec: EntitySpec, org_id: str, id: str, *, for_update: bool = False
 ) -> Any:
+    made = _made_here(session).get(("row", spec.name, org_id, id))
+    if made is not None:
+        return made
     if for_update and session.get_bind().dialect.name != "sqlite":
         stmt = select(spec.model).where(spec.model.org_id == org_id, spec.model.id == id)
         return session.scalars(stmt.with_for_update()).one_or_none()
@@ -86,23 +89,50 @@ def get_live(
     return row
 
 
+def _made_here(session: Session) -> dict[tuple[Any, ...], Any]:
+    """Rows created or re-keyed in this transaction and not necessarily flushed yet.
+
+    Inserts are not flushed one by one (a bulk import would spend most of its time
+    there); lookups consult this index first so that a job can reference a machine made
+    a moment earlier in the same transaction. Entries are candidates: the live object is
+    always re-checked, so a later change to it is seen. Cleared when a savepoint rolls
+    back (the rows made in it are gone; earlier ones were flushed when it began).
+    """
+    return session.info.setdefault("made_here", {})
+
+
+def _remember(session: Session, spec: EntitySpec, row: Any) -> None:
+    made = _made_here(session)
+    made[("row", spec.name, row.org_id, row.id)] = row
+    for fname in spec.unique:
+        value = getattr(row, fname)
+        if value is not None:
+            made.setdefault(("uq", spec.name, row.org_id, fname, value), []).append(row)
+
+
+def _lookup(session: Session, entity: str, org_id: str, id: str) -> Any:
+    row = _made_here(session).get(("row", entity, org_id, id))
+    if row is None:
+        row = session.get(registry()[entity].model, (org_id, id))
+    return row
+
+
 def _check_refs(
     session: Session, spec: EntitySpec, org_id: str, values: Mapping[str, Any]
 ) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
-    reg = registry()
-    for fname, target in spec.refs.items():
-        ref_id = values.get(fname)
+    wanted = [(f, t, values.get(f)) for f, t in spec.refs.items()]
+    wanted += [(f, t, v) for f, t in spec.list_refs.items() for v in values.get(f) or ()]
+    for fname, target, ref_id in wanted:
         if ref_id is None:
             continue
-        row = session.get(reg[target].model, (org_id, ref_id))
+        row = _lookup(session, target, org_id, ref_id)
         if row is None or row.deleted_at is not None:
             errors.append((fname, f"no {target} with id '{ref_id}'"))
-    for fname, target in spec.list_refs.items():
-        for ref_id in values.get(fname) or ():
-            row = session.get(reg[target].model, (org_id, ref_id))
-            if row is None or row.deleted_at is not None:
-                errors.append((fname, f"no {target} with id '{ref_id}'"))
+        elif inspect(row).pending:
+            # The unit of work orders inserts by ORM relationships, which these tables do
+            # not declare: insert what this row points at first, or the foreign key fails.
+            session.flush()
     return errors
 
 
@@ -114,13 +144,17 @@ def _check_unique(
         value = values.get(fname)
         if value is None:
             continue
+        here = _made_here(session).get(("uq", spec.name, org_id, fname, value), ())
+        clash = any(
+            r.id != id and r.deleted_at is None and getattr(r, fname) == value for r in here
+        )
         stmt = select(func.count()).where(
             model.org_id == org_id,
             getattr(model, fname) == value,
             model.deleted_at.is_(None),
             model.id != id,
         )
-        if session.scalar(stmt):
+        if clash or session.scalar(stmt):
             raise Conflict(
                 f"another {spec.name} row already has {fname} '{value}'",
                 details=[{"field": fname, "message": "already in use"}],
@@ -264,15 +298,19 @@ def create(
     if id is not None and not ID_PATTERN.match(id):
         raise _invalid([("id", "must be 1-64 letters, digits or . _ : -")], spec.name)
     row_id = id or uuid7()
-    errors = _check_refs(session, spec, actor.org_id, values)
-    if spec.check:
-        errors += spec.check(values)
-    if errors:
-        raise _invalid(errors, spec.name)
-    existing = session.get(spec.model, (actor.org_id, row_id))
-    if existing is not None:
-        raise Conflict(f"{spec.name} '{row_id}' already exists", current=existing)
-    _check_unique(session, spec, actor.org_id, row_id, values)
+    # Lookups go through _made_here() (rows of this transaction) and need not flush the
+    # pending inserts one by one: they go to the database together at the next flush.
+    with session.no_autoflush:
+        errors = _check_refs(session, spec, actor.org_id, values)
+        if spec.check:
+            errors += spec.check(values)
+        if errors:
+            raise _invalid(errors, spec.name)
+        # A fresh UUIDv7 cannot exist already; only a caller-given id is looked up.
+        existing = _lookup(session, spec.name, actor.org_id, row_id) if id is not None else None
+        if existing is not None:
+            raise Conflict(f"{spec.name} '{row_id}' already exists", current=existing)
+        _check_unique(session, spec, actor.org_id, row_id, values)
     _store_secrets(spec, values)
     values.update(prehashed)
     row = spec.model(
@@ -289,7 +327,7 @@ def create(
         **values,
     )
     session.add(row)
-    session.flush()
+    _remember(session, spec, row)
     fields = {k: to_json(v) for k, v in values.items()}
     _emit(session, spec, actor, row, "create", fields, {}, 0, op_id)
     return row
@@ -305,15 +343,19 @@ def update(
     version: int | None = None,
     op_id: str | None = None,
     check: bool = True,
+    hashed_secrets: Mapping[str, str] | None = None,
 ) -> Any:
     """Change some fields. ``version`` is the row version the caller last saw: if the row
-    has moved on since, the update is refused with a Conflict carrying the current row."""
+    has moved on since, the update is refused with a Conflict carrying the current row.
+    ``hashed_secrets`` as for ``create`` (system actor only: the sync push carries the
+    hashes a site made, never plaintext)."""
     spec = spec_for(entity)
     if check:
         check_permission(spec, actor, "update")
     if spec.append_only:
         raise Forbidden(f"{spec.name} are append-only and cannot be changed")
     values = normalise(spec.model, validate_update(spec, data))
+    prehashed = _prehashed(spec, actor, values, hashed_secrets)
     row = get_live(session, spec, actor.org_id, id, for_update=True)
     if version is not None and version != row.version:
         raise Conflict(
@@ -322,27 +364,29 @@ def update(
             current=row,
         )
     _store_secrets(spec, values)
+    values.update(prehashed)
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     if not changed:
         return row
     merged = {f: getattr(row, f) for f in spec.stored_fields} | changed
-    errors = _check_refs(
-        session, spec, actor.org_id, {k: merged[k] for k in changed if k in merged}
-    )
-    if spec.check:
-        errors += spec.check(merged)
-    if errors:
-        raise _invalid(errors, spec.name)
-    _check_unique(
-        session, spec, actor.org_id, id, {k: v for k, v in changed.items() if k in spec.unique}
-    )
+    with session.no_autoflush:  # see create()
+        errors = _check_refs(
+            session, spec, actor.org_id, {k: merged[k] for k in changed if k in merged}
+        )
+        if spec.check:
+            errors += spec.check(merged)
+        if errors:
+            raise _invalid(errors, spec.name)
+        unique = {k: v for k, v in changed.items() if k in spec.unique}
+        _check_unique(session, spec, actor.org_id, id, unique)
     before = {k: to_json(getattr(row, k)) for k in changed}
     for k, v in changed.items():
         setattr(row, k, v)
+    if unique:
+        _remember(session, spec, row)
     row.version += 1
     row.updated_at = utcnow()
     row.updated_by = actor.user_id
-    session.flush()
     fields = {k: to_json(v) for k, v in changed.items()}
     _emit(session, spec, actor, row, "update", fields, before, row.sync_version, op_id)
     return row
@@ -376,7 +420,6 @@ def delete(
     row.version += 1
     row.updated_at = now
     row.updated_by = actor.user_id
-    session.flush()
     _emit(session, spec, actor, row, "delete", {}, {}, row.sync_version, op_id)
     return row
 

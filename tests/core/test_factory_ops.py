@@ -83,7 +83,8 @@ def test_start_progress_complete_updates_job_machine_and_board(floor):
         assert card["next_job"]["title"] == "C150 lote 2"
         assert D(card["total_meters"]) == D(500)
         assert count(s, Event, Event.type == "PRODUCTION") == 2
-        assert count(s, OutboxEntry, OutboxEntry.entity == "events") == 5
+        # JOB_STARTED, two PRODUCTION reports, JOB_COMPLETED
+        assert count(s, OutboxEntry, OutboxEntry.entity == "events") == 4
 
 
 def test_operator_cannot_touch_another_operators_job_and_crew_cannot_act(floor, site):
