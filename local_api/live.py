@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
 from core.db import Store
 from core.errors import Unauthenticated
 from core.registry import registry
 from core.services import auth
 from core.services.writes import SYSTEM, Actor
+from local_api import problems
 
 log = logging.getLogger(__name__)
 
@@ -346,38 +347,8 @@ def bearer_token(request: Request) -> str | None:
     return request.query_params.get("access_token") or None
 
 
-def access_token_verifier(
-    store: Store,
-    key: auth.SigningKey,
-    *,
-    issuer: str,
-    cache: auth.SessionCache | None = None,
-) -> Callable[[str], Actor]:
-    """token -> Actor with the same checks as the REST routes: a strict decode, then the
-    user must still be active and the login not logged out (the role comes from the
-    user row, so a demotion takes effect without waiting for the token to expire)."""
-    sessions = cache or auth.SessionCache()
-
-    def verify(token: str) -> Actor:
-        claims = auth.decode_access(key, token, issuer=issuer)
-
-        def load() -> tuple[bool, str | None]:
-            with store.read() as s:
-                return auth.session_state(s, claims)
-
-        ok, role = sessions.get(claims, load)
-        if not ok or role is None:
-            raise Unauthenticated("this login has ended")
-        actor = claims.actor()
-        return Actor(org_id=actor.org_id, user_id=actor.user_id, role=role,
-                     device_id=actor.device_id)  # fmt: skip
-
-    return verify
-
-
 def _resolve_verifier(context: Any) -> Callable[[str], Actor]:
-    """The API's access-token check, looked up per request (the context may gain it
-    after the router is built)."""
+    """The API's access-token check (``AppContext.verify_token``), looked up per request."""
     verify = getattr(context, "verify_token", None)
     if callable(verify):
         return verify
@@ -458,9 +429,9 @@ def live_router(
     """``GET /api/live``: the change stream as Server-Sent Events.
 
     ``context.broadcaster`` supplies the events. ``verify_token`` maps an access token to
-    an ``Actor`` and raises ``core.errors.Unauthenticated`` for a bad one (see
-    ``access_token_verifier``); without it ``context.verify_token`` is used. Domain
-    errors are left to the app's problem+json handler.
+    an ``Actor`` and raises ``core.errors.Unauthenticated`` for a bad one; without it
+    ``context.verify_token`` is used. Domain errors are left to the app's problem+json
+    handler.
 
     The response ends when the client goes away or ``broadcaster.stop()`` is called.
     uvicorn's ``should_exit`` alone does not end it (uvicorn waits for open responses),
@@ -471,32 +442,44 @@ def live_router(
     @router.get(
         "/api/live",
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "description": "`event: change` with `data: {entity, id, kind, version}`; "
+                "`event: resync` when the client must reload; comments as heartbeats",
+            },
+            **problems.responses(401, 503),
+        },
         summary="Stream of changes (Server-Sent Events)",
         tags=["live"],
     )
-    async def live(request: Request) -> Response:
+    async def live(
+        request: Request,
+        access_token: str | None = Query(
+            None, description="for EventSource, which cannot send Authorization"
+        ),
+        last_event_id: str | None = Header(
+            None, alias="Last-Event-ID", description="resume after this event"
+        ),
+    ) -> Response:
         token = bearer_token(request)
         if not token:
             raise Unauthenticated("an access token is required")
         verify = verify_token or _resolve_verifier(context)
         # The check may read the database (logout, deactivation): not on the loop.
         actor = await anyio.to_thread.run_sync(verify, token)
-        broadcaster: Broadcaster = context.broadcaster
-        if not broadcaster.running:  # stopping: tell EventSource to come back later
-            return JSONResponse(
-                {"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                 "detail": "the live stream is not running"},
-                status_code=503,
-                media_type="application/problem+json",
-                headers={"Retry-After": "5"},
-            )  # fmt: skip
+        broadcaster: Broadcaster | None = getattr(context, "broadcaster", None)
+        if broadcaster is None or not broadcaster.running:
+            # Stopping (or not set up): EventSource retries after Retry-After.
+            return problems.problem_response(
+                request, 503, "the live stream is not running", retry_after=5
+            )
         return StreamingResponse(
             _stream(
                 request,
                 broadcaster,
                 actor,
-                request.headers.get("last-event-id"),
+                last_event_id,
                 heartbeat,
             ),
             media_type="text/event-stream",

@@ -390,3 +390,45 @@ def test_slow_subscriber_gets_a_resync_not_a_backlog(tmp_path: Any) -> None:
     # The backlog was dropped for one resync that covers all ten; the feed goes on after.
     assert got[0] == Resync(after=10, reason="overflow")
     assert len(got) == 2 and isinstance(got[1], LiveEvent) and got[1].id == 11
+
+
+def test_the_stream_in_the_real_app_with_a_real_token(tmp_path: Any) -> None:
+    """Wired as the site runs it: create_app, its middleware and AppContext.verify_token."""
+    app_mod = pytest.importorskip("local_api.app")
+    ctx_mod = pytest.importorskip("local_api.context")
+    from core.services import auth
+    from core.settings import Settings
+
+    store = open_store(sqlite_url(tmp_path / "s.sqlite3"))
+    site = ensure_site(store, org_name="Acme", site_name="Plant 1")
+    with store.write() as s:
+        user = writes.create(s, actor=Actor.system(site.org_id), entity="users",
+                             data={"name": "Op", "role": "operator"})  # fmt: skip
+    settings = Settings(data_dir=tmp_path, jwt_secret="k" * 48)
+    broadcaster = Broadcaster(store)
+    broadcaster.start()
+    context = ctx_mod.AppContext(
+        settings=settings, store=store, site=site,
+        jwt_key=ctx_mod.load_signing_key(settings), broadcaster=broadcaster,
+    )  # fmt: skip
+    token, _ = auth.issue_access(context.jwt_key, issuer=site.site_id, user=user,
+                                 device_id=None, session_id=None, minutes=5)  # fmt: skip
+    server = ServerThread(app_mod.create_app(context))
+    server.start()
+    try:
+        sse = SSE(server.url, token, use_query=True).start()
+        with store.write() as s:
+            machine = writes.create(s, actor=Actor.system(site.org_id), entity="machines",
+                                data=_machine())  # fmt: skip
+        assert sse.next()["data"]["id"] == machine.id
+        refused = SSE(server.url, "not-a-token").start(wait=False)
+        assert refused.done.wait(5) and refused.status == 401
+        refused.close()
+        broadcaster.stop()
+        assert sse.done.wait(2)
+        sse.close()
+    finally:
+        broadcaster.stop()
+        server.stop()
+        context.close()
+        store.dispose()
