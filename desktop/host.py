@@ -1,0 +1,232 @@
+"""The site services hosted by the desktop process, started and stopped in order.
+
+Start: local API on the LAN (uvicorn in a thread) → zeroconf announcement → sync agent.
+Stop, in reverse: unannounce → stop the agent → stop the server and join its thread →
+dispose the engine. Announcing only once HTTP answers means a tablet never finds a
+name that does not answer yet; unannouncing first means none is sent to a server that
+is going away (architecture example 5).
+
+Writes are committed synchronously by the write path, so stopping never has a write
+in flight to lose: the server is only asked to exit after it has answered its requests.
+
+Each service is optional: a piece another package has not delivered yet (or that
+fails to start, e.g. the port is taken) is logged and skipped, and the window still
+opens on the store.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.db import Store
+from core.settings import Settings
+from core.site import SiteInfo, get_state
+
+log = logging.getLogger(__name__)
+
+SERVICE_TYPE = "_structura._tcp.local."
+
+
+@dataclass
+class Step:
+    name: str
+    state: str  # started | skipped | failed | stopped
+    detail: str = ""
+
+
+@dataclass
+class SiteHost:
+    settings: Settings
+    store: Store
+    site: SiteInfo
+    host: str | None = None
+    port: int | None = None
+    announce: bool | None = None
+    agent_factory: Any = None  # for tests: a callable (store, central_url) -> agent
+    steps: list[Step] = field(default_factory=list)
+    context: Any = None
+    server: Any = None
+    announcer: Any = None
+    agent: Any = None
+    broadcaster: Any = None
+    _started: bool = False
+    _later: threading.Thread | None = None
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self, *, background: bool = False) -> None:
+        """Start in order: server, then announcement, then agent. With ``background``
+        the sequence runs in a helper thread (importing the web stack and the name
+        probe take seconds) so the window is usable at once; the order is the same."""
+        if self._started:
+            return
+        self._started = True
+        if background:
+            self._later = threading.Thread(target=self._start_all, name="site-host-start",
+                                           daemon=True)  # fmt: skip
+            self._later.start()
+        else:
+            self._start_all()
+
+    def _start_all(self) -> None:
+        self._step("local API", self._start_server)
+        if self.server is not None:
+            self._step("announcement", self._start_announcer)
+        self._step("sync agent", self._start_agent)
+
+    @property
+    def starting(self) -> bool:
+        return self._later is not None and self._later.is_alive()
+
+    def wait_started(self, timeout: float = 30.0) -> None:
+        if self._later is not None:
+            self._later.join(timeout)
+
+    def _step(self, name: str, fn: Any) -> None:
+        try:
+            detail = fn()
+        except ImportError as exc:
+            self.steps.append(Step(name, "skipped", f"not available: {exc.name or exc}"))
+            log.warning("%s: not available here (%s); continuing without it", name, exc)
+            return
+        except Exception as exc:  # a service failing must not keep the office out
+            self.steps.append(Step(name, "failed", str(exc)))
+            log.exception("%s: failed to start", name)
+            return
+        if detail is None:
+            self.steps.append(Step(name, "skipped", "not configured"))
+            log.info("%s: not configured", name)
+        else:
+            self.steps.append(Step(name, "started", str(detail)))
+            log.info("%s: started (%s)", name, detail)
+
+    def _make_context(self) -> Any:
+        from local_api.context import AppContext, load_signing_key
+        from local_api.live import Broadcaster
+
+        self.broadcaster = Broadcaster(self.store)
+        self.broadcaster.start()
+        params = inspect.signature(AppContext).parameters
+        kwargs: dict[str, Any] = {
+            "settings": self.settings,
+            "store": self.store,
+            "site": self.site,
+            "jwt_key": load_signing_key(self.settings),
+            "broadcaster": self.broadcaster,
+        }
+        if "sync_status" in params:
+            kwargs["sync_status"] = self.sync_status
+        return AppContext(**{k: v for k, v in kwargs.items() if k in params})
+
+    def _start_server(self) -> str:
+        from local_api.app import create_app
+        from local_api.server import EmbeddedServer
+
+        # The API shares this process's store: one engine, and the desktop's listeners
+        # hear writes made by LAN browsers.
+        self.context = self._make_context()
+        app = create_app(self.context)
+        host = self.host if self.host is not None else self.settings.host
+        port = self.port if self.port is not None else self.settings.port
+        self.server = EmbeddedServer(app, host, port)
+        self.server.start()
+        return self.url or f"{host}:{port}"
+
+    def _start_announcer(self) -> str | None:
+        wanted = self.settings.announce if self.announce is None else self.announce
+        if not wanted:
+            return None
+        from local_api.announce import Announcer
+
+        props = {"org": self.site.org_name, "site": self.site.site_id, "path": "/"}
+        self.announcer = Announcer(self.site.site_name, self.server.port, props)
+        self.announcer.start()
+        return f"{self.site.site_name} on port {self.server.port}"
+
+    def central_url(self) -> str:
+        return self.settings.central_url or get_state(self.store, "central_url", "") or ""
+
+    def _start_agent(self) -> str | None:
+        url = self.central_url()
+        if not url:
+            return None
+        if self.agent_factory is not None:
+            self.agent = self.agent_factory(self.store, url)
+        else:
+            self.agent = _agent_class()(self.store, url)
+        self.agent.start()
+        return url
+
+    # -- what the window shows -------------------------------------------------------------
+
+    @property
+    def url(self) -> str | None:
+        """Where the API answers, e.g. ``http://192.168.1.20:8470/``."""
+        if self.server is None:
+            return None
+        from desktop.lan import lan_url
+
+        host = self.host if self.host is not None else self.settings.host
+        return lan_url(host, int(self.server.port))
+
+    def sync_status(self) -> dict[str, Any]:
+        if self.agent is not None:
+            try:
+                status = self.agent.status()
+                return dict(status) if isinstance(status, dict) else vars(status)
+            except Exception as exc:
+                return {"state": "error", "last_error": str(exc)}
+        return {"state": "not_enrolled"}
+
+    def state(self, name: str) -> str:
+        for step in reversed(self.steps):
+            if step.name == name:
+                return step.state
+        return "stopped"
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def stop(self, *, dispose: bool = True) -> None:
+        """Reverse order; each step logged and isolated so one failure never skips the
+        rest (the engine is always disposed, so the WAL is checkpointed and closed)."""
+        # A start still in progress finishes first, so nothing starts after we stop.
+        self.wait_started()
+        self._stop_step("announcement", self.announcer, "stop")
+        self.announcer = None
+        self._stop_step("sync agent", self.agent, "stop")
+        self.agent = None
+        # The live stream is ended before the server: uvicorn waits for open responses
+        # and an SSE response only ends when told to.
+        self._stop_step("live broadcaster", self.broadcaster, "stop")
+        self.broadcaster = None
+        self._stop_step("local API", self.server, "stop")
+        self.server = None
+        if self.context is not None and hasattr(self.context, "close"):
+            self._stop_step("API context", self.context, "close")
+        self.context = None
+        if dispose:
+            self._stop_step("database engine", self.store, "dispose")
+        self._started = False
+
+    def _stop_step(self, name: str, obj: Any, method: str) -> None:
+        if obj is None:
+            return
+        try:
+            getattr(obj, method)()
+            self.steps.append(Step(name, "stopped"))
+            log.info("%s: stopped", name)
+        except Exception:
+            self.steps.append(Step(name, "failed", "error while stopping"))
+            log.exception("%s: failed to stop cleanly", name)
+
+
+def _agent_class() -> Any:
+    try:
+        from sync_agent import SyncAgent  # type: ignore[attr-defined]
+    except ImportError:
+        from sync_agent.agent import SyncAgent  # type: ignore[no-redef]
+    return SyncAgent

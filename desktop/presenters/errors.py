@@ -1,0 +1,46 @@
+"""Domain errors to words a person can act on: one table for the whole window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from desktop.i18n import field_label, tr
+
+
+@dataclass
+class UserMessage:
+    title: str
+    text: str
+    fields: dict[str, str] = field(default_factory=dict)  # field -> message
+    kind: str = "error"  # error | conflict | gone | forbidden
+
+
+def field_errors(exc: DomainError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for d in exc.details or []:
+        if isinstance(d, dict) and d.get("field"):
+            out.setdefault(str(d["field"]).split(".")[0], str(d.get("message", "")))
+    return out
+
+
+def user_message(exc: Exception) -> UserMessage:
+    if isinstance(exc, Conflict):
+        fields = field_errors(exc)
+        if fields:  # a uniqueness clash: a field problem, not someone else's edit
+            text = "; ".join(f"{field_label(k)}: {v}" for k, v in fields.items())
+            return UserMessage(tr("Please correct the highlighted fields."), text, fields)
+        return UserMessage(tr("This record was changed by someone else."),
+                           tr("Choose, field by field, which value to keep."),
+                           kind="conflict")  # fmt: skip
+    if isinstance(exc, Invalid):
+        fields = field_errors(exc)
+        text = "\n".join(f"{field_label(k)}: {v}" for k, v in fields.items()) or exc.message
+        return UserMessage(tr("Please correct the highlighted fields."), text, fields)
+    if isinstance(exc, NotFound):
+        return UserMessage(tr("The record no longer exists."), exc.message, kind="gone")
+    if isinstance(exc, Forbidden):
+        return UserMessage(tr("You are not allowed to do that."), exc.message, kind="forbidden")
+    if isinstance(exc, DomainError):
+        return UserMessage(tr("Something went wrong"), exc.message)
+    return UserMessage(tr("Something went wrong"), str(exc) or type(exc).__name__)

@@ -1,0 +1,145 @@
+"""What kind of editor each schema field needs, and text ⇄ value for it.
+
+Driven by the entity's pydantic input model from the registry, so a new entity or field
+gets a working, validating form with no desktop code.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ValidationError
+
+from core.registry import EntitySpec
+from desktop.i18n import field_label, tr
+from desktop.models.formatting import display, format_decimal
+
+MULTILINE = {"description", "notes", "body", "address"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    # text | multiline | choice | bool | int | number | date | datetime | list | json | ref
+    kind: str
+    required: bool
+    choices: tuple[str, ...] = ()
+    ref: str | None = None
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, optional?) with Optional and Annotated peeled off."""
+    optional = False
+    t = annotation
+    while True:
+        origin = typing.get_origin(t)
+        if origin is typing.Annotated:
+            t = typing.get_args(t)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(t) if a is not type(None)]
+            optional = optional or len(args) < len(typing.get_args(t))
+            if len(args) != 1:
+                return t, optional
+            t = args[0]
+        else:
+            return t, optional
+
+
+def field_specs(spec: EntitySpec) -> list[FieldSpec]:
+    out = []
+    refs = {**spec.refs}
+    for name, info in spec.fields.model_fields.items():
+        if name in spec.secret_inputs:
+            continue
+        t, _optional = _unwrap(info.annotation)
+        origin = typing.get_origin(t)
+        choices: tuple[str, ...] = ()
+        if name in refs:
+            kind = "ref"
+        elif origin is Literal:
+            kind, choices = "choice", tuple(str(a) for a in typing.get_args(t))
+        elif t is bool:
+            kind = "bool"
+        elif t is int:
+            kind = "int"
+        elif t is Decimal:
+            kind = "number"
+        elif t in (datetime, AwareDatetime):
+            kind = "datetime"
+        elif t is date:
+            kind = "date"
+        elif origin is list or t is list:
+            kind = "list"
+        elif origin is dict or t is dict:
+            kind = "json"
+        else:
+            kind = "multiline" if name in MULTILINE else "text"
+        out.append(FieldSpec(name, field_label(name), kind, info.is_required(), choices,
+                             refs.get(name)))  # fmt: skip
+    return out
+
+
+def to_text(kind: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if kind == "number" and isinstance(value, Decimal):
+        return format_decimal(value)
+    if kind == "datetime" and isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False)
+    if kind == "bool":
+        return "true" if value else "false"
+    return display(value)
+
+
+class ParseError(ValueError):
+    pass
+
+
+def from_text(kind: str, text: str) -> Any:
+    """The typed value for an editor's text (None for empty). Raises ParseError."""
+    text = text.strip()
+    if text == "":
+        return [] if kind == "list" else None
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "number":
+            # Decimal comma (Spanish keyboards) when there is no dot.
+            return Decimal(text.replace(",", ".") if "." not in text else text.replace(",", ""))
+        if kind == "date":
+            return date.fromisoformat(text)
+        if kind == "datetime":
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return value if value.tzinfo else value.astimezone()  # local time as typed
+        if kind == "bool":
+            return text.lower() in ("true", "1", "yes", "sí", "si")
+        if kind == "list":
+            return [p.strip() for p in text.split(",") if p.strip()]
+        if kind == "json":
+            return json.loads(text)
+    except (ValueError, InvalidOperation, json.JSONDecodeError) as exc:
+        hint = {"int": "a whole number", "number": "a number", "date": "YYYY-MM-DD",
+                "datetime": "YYYY-MM-DD HH:MM", "json": "JSON"}.get(kind, "a value")  # fmt: skip
+        raise ParseError(f"{tr('Expected')} {hint}") from exc
+    return text
+
+
+def check_field(model: type[BaseModel], name: str, value: Any, required: bool) -> str:
+    """'' when the value is acceptable for this field alone, else the message."""
+    if value is None or value == "":
+        return tr("Required") if required else ""
+    try:
+        model.model_validate({name: value})
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        return str(err["msg"])
+    return ""

@@ -1,0 +1,83 @@
+"""A show's settlement with the arithmetic visible: each line says what it is, how it
+was computed and how much, so a tour manager can check it with a calculator.
+
+The numbers come from ``core.finance`` (the same function the API and reports use).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from core.models import Show, ShowCost
+from desktop.i18n import tr
+from desktop.models.formatting import money
+
+LABELS = {
+    "gross": "Gross fee",
+    "withholding": "Withholding tax",
+    "booking": "Booking agency",
+    "management": "Management",
+    "costs": "Costs",
+    "net": "Net",
+}
+
+
+@dataclass
+class SettlementLine:
+    label: str
+    formula: str
+    amount: str
+    emphasis: bool = False
+
+
+@dataclass
+class SettlementView:
+    title: str
+    currency: str
+    lines: list[SettlementLine]
+    costs: list[tuple[str, str, bool]] = field(default_factory=list)  # type, amount, prod.
+    home: str = ""
+    warnings: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def as_text(self) -> str:
+        out = [self.title]
+        out += [f"{ln.label:<24} {ln.formula:<28} {ln.amount:>16}" for ln in self.lines]
+        return "\n".join(out)
+
+
+def settlement_view(session: Any, show_id: str) -> SettlementView:
+    from core.finance import settlement
+
+    with session.read() as s:
+        data = settlement(s, org_id=session.org_id, show_id=show_id)
+        show = s.get(Show, (session.org_id, show_id))
+        parts = [show.city, show.venue, f"{show.starts_at:%Y-%m-%d}"]
+        title = " · ".join(p for p in parts if p)
+        costs = [
+            (c.type, money(c.amount, c.currency), c.is_production)
+            for c in s.query(ShowCost).filter(
+                ShowCost.org_id == session.org_id, ShowCost.show_id == show_id,
+                ShowCost.deleted_at.is_(None)).order_by(ShowCost.type)
+        ]  # fmt: skip
+    cur = data["currency"]
+    lines = []
+    for ln in data.get("lines", []):
+        formula = ln["formula"]
+        if ln["label"] == "costs" and Decimal(data.get("production_costs", "0")):
+            formula += f" ({tr('of which production')} {money(data['production_costs'], cur)})"
+        lines.append(
+            SettlementLine(
+                tr(LABELS.get(ln["label"], ln["label"])),
+                formula,
+                money(ln["amount"], cur),
+                ln["label"] in ("gross", "net"),
+            )
+        )
+    home = ""
+    if data.get("net_home") is not None and data.get("home_currency") != cur:
+        home = (f"{tr('Net')} = {money(data['net'], cur)} x {data['fx_rate']} = "
+                f"{money(data['net_home'], data['home_currency'])}")  # fmt: skip
+    return SettlementView(title, cur, lines, costs, home, list(data.get("warnings", [])), data)

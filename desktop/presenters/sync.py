@@ -1,0 +1,117 @@
+"""The sync panel's logic: the agent's state, what waits in the outbox, and the
+conflicts a person has to decide.
+
+A conflict keeps the value that lost (ours) and the one that won (theirs). Resolving
+it writes the fields the person chose to keep from ours as a normal change through the
+write path (so it is audited and pushed like any edit), then marks the record resolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from sqlalchemy import func, select
+
+from core.clock import utcnow
+from core.errors import DomainError, NotFound
+from core.models import ConflictRecord, OutboxEntry
+from core.registry import registry
+from core.services import writes
+from desktop.presenters.errors import user_message
+
+
+@dataclass
+class SyncStatus:
+    state: str  # online | offline | not_enrolled | error | syncing
+    pending: int
+    last_sync: str | None
+    last_error: str | None
+    conflicts: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ConflictItem:
+    id: str
+    entity: str
+    entity_id: str
+    kind: str
+    reason: str
+    created_at: datetime
+    rows: list[tuple[str, Any, Any]]  # (field, mine, theirs)
+
+
+class SyncPresenter(QObject):
+    failed = Signal(object)
+    resolved = Signal(str)
+
+    def __init__(self, session: Any, status_source: Any = None,
+                 parent: QObject | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.session = session
+        # A callable returning the agent's status dict (SiteHost.sync_status), if any.
+        self.status_source = status_source
+
+    def status(self) -> SyncStatus:
+        with self.session.read() as s:
+            pending = (
+                s.scalar(
+                    select(func.count())
+                    .select_from(OutboxEntry)
+                    .where(OutboxEntry.status == "pending")
+                )
+                or 0
+            )
+            conflicts = s.scalar(
+                select(func.count()).select_from(ConflictRecord).where(
+                    ConflictRecord.org_id == self.session.org_id,
+                    ConflictRecord.resolved_at.is_(None))
+            ) or 0  # fmt: skip
+        agent = dict(self.status_source() or {}) if self.status_source else {}
+        state = str(agent.get("state") or ("online" if agent.get("online") else
+                                          "offline" if agent else "not_enrolled"))  # fmt: skip
+        last = agent.get("last_success") or agent.get("last_sync")
+        return SyncStatus(state, int(agent.get("pending", pending)),
+                          str(last) if last else None,
+                          agent.get("last_error"), int(conflicts), agent)  # fmt: skip
+
+    def conflicts(self) -> list[ConflictItem]:
+        with self.session.read() as s:
+            rows = s.scalars(
+                select(ConflictRecord)
+                .where(ConflictRecord.org_id == self.session.org_id,
+                       ConflictRecord.resolved_at.is_(None))
+                .order_by(ConflictRecord.created_at.desc())
+            ).all()  # fmt: skip
+        out = []
+        for r in rows:
+            names = list(r.fields or []) or sorted(set(r.losing_values) | set(r.winning_values))
+            out.append(ConflictItem(
+                r.id, r.entity, r.entity_id, r.kind, r.reason or "", r.created_at,
+                [(n, (r.losing_values or {}).get(n), (r.winning_values or {}).get(n))
+                 for n in names],
+            ))  # fmt: skip
+        return out
+
+    def resolve(self, conflict_id: str, keep_mine: set[str]) -> bool:
+        try:
+            with self.session.write() as s:
+                rec = s.get(ConflictRecord, conflict_id)
+                if rec is None or rec.org_id != self.session.org_id:
+                    raise NotFound(f"conflict '{conflict_id}' not found")
+                data = {k: v for k, v in (rec.losing_values or {}).items() if k in keep_mine}
+                if data and rec.entity in registry():
+                    writes.update(s, actor=self.session.actor, entity=rec.entity,
+                                  id=rec.entity_id, data=data)  # fmt: skip
+                rec.resolved_at = utcnow()
+                rec.resolved_by = self.session.actor.user_id
+                rec.resolution = {"kept_mine": sorted(data), "kept_theirs": sorted(
+                    {n for n in (rec.fields or [])} - set(data))}  # fmt: skip
+        except DomainError as exc:
+            self.failed.emit(user_message(exc))
+            return False
+        self.resolved.emit(conflict_id)
+        return True

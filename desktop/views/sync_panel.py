@@ -1,0 +1,115 @@
+"""Sync panel: online or not, what waits to be pushed, when it last worked, the last
+error, and the conflicts to decide (each opened side by side)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.i18n import field_label, tr
+from desktop.presenters.sync import ConflictItem, SyncPresenter, SyncStatus
+from desktop.views.conflict_dialog import ConflictDialog
+
+STATE_TEXT = {"online": "Online", "offline": "Offline", "not_enrolled": "Not enrolled"}
+
+
+def describe(status: SyncStatus) -> str:
+    return tr(STATE_TEXT.get(status.state, status.state))
+
+
+class SyncPage(QWidget):
+    def __init__(self, presenter: SyncPresenter, *, sync_now: Any = None,
+                 parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setObjectName("page_sync")
+        self.presenter = presenter
+        self.sync_now = sync_now
+        self.ask = self._ask  # replaced in tests to answer the dialog
+        self.state = QLabel()
+        self.state.setObjectName("syncState")
+        self.pending = QLabel()
+        self.pending.setObjectName("pending")
+        self.last = QLabel()
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(tr("Sync"), self.state)
+        form.addRow(tr("Pending changes"), self.pending)
+        form.addRow(tr("Last sync"), self.last)
+        form.addRow(tr("Last error"), self.error)
+        self.list = QListWidget()
+        self.list.setObjectName("conflicts")
+        self.list.itemActivated.connect(lambda item: self.resolve(item.data(256)))
+        resolve = QPushButton(tr("Resolve…"))
+        resolve.clicked.connect(self._resolve_selected)
+        now = QPushButton(tr("Sync now"))
+        now.setEnabled(sync_now is not None)
+        now.clicked.connect(lambda: self.sync_now and self.sync_now())
+        buttons = QHBoxLayout()
+        buttons.addWidget(now)
+        buttons.addStretch(1)
+        buttons.addWidget(resolve)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel(f"<b>{tr('Open conflicts')}</b>"))
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        self.items: list[ConflictItem] = []
+        # The agent runs in its own thread; poll its status cheaply.
+        self.timer = QTimer(self)
+        self.timer.setInterval(3000)
+        self.timer.timeout.connect(self.refresh_status)
+        self.timer.start()
+        presenter.resolved.connect(lambda _id: self.refresh())
+        self.refresh()
+
+    def refresh_status(self) -> SyncStatus:
+        status = self.presenter.status()
+        self.state.setText(describe(status))
+        self.pending.setText(str(status.pending))
+        self.last.setText(status.last_sync or tr("never"))
+        self.error.setText(status.last_error or tr("none"))
+        return status
+
+    def refresh(self) -> None:
+        self.refresh_status()
+        self.items = self.presenter.conflicts()
+        self.list.clear()
+        for c in self.items:
+            fields = ", ".join(field_label(n) for n, _, _ in c.rows)
+            item = QListWidgetItem(f"{c.entity} · {c.entity_id} · {c.kind} · {fields}")
+            item.setData(256, c.id)
+            self.list.addItem(item)
+
+    def _resolve_selected(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.resolve(item.data(256))
+
+    def resolve(self, conflict_id: str) -> bool:
+        item = next((c for c in self.items if c.id == conflict_id), None)
+        if item is None:
+            return False
+        keep = self.ask(item)
+        if keep is None:
+            return False
+        return self.presenter.resolve(conflict_id, keep)
+
+    def _ask(self, item: ConflictItem) -> set[str] | None:
+        dialog = ConflictDialog(item.rows, title=f"{item.entity} · {item.entity_id}",
+                                explanation=item.reason, parent=self)  # fmt: skip
+        return dialog.keep_mine() if dialog.exec() else None
+
+    def apply_changes(self, changes: list[dict[str, Any]]) -> None:
+        self.refresh()
