@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
@@ -57,6 +57,8 @@ class EntitySpec:
     create: type[BaseModel] = field(init=False)
     update: type[BaseModel] = field(init=False)
     read: type[BaseModel] = field(init=False)
+    # Fields whose declared type does not admit None: a PATCH may still send null.
+    not_null: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         base = self.fields.__name__.removesuffix("Fields")
@@ -64,6 +66,12 @@ class EntitySpec:
         object.__setattr__(self, "update", partial_model(self.fields, f"{base}Update"))
         exclude = frozenset(self.secret_inputs)
         object.__setattr__(self, "read", read_model(self.fields, f"{base}Read", exclude=exclude))
+        not_null = {
+            name
+            for name, f in self.fields.model_fields.items()
+            if f.annotation is not None and type(None) not in get_args(f.annotation)
+        }
+        object.__setattr__(self, "not_null", frozenset(not_null))
 
     @property
     def stored_fields(self) -> tuple[str, ...]:

@@ -224,6 +224,7 @@ def _emit(
         device_id=actor.device_id,
         row=row,
     )
+    masked_before = _mask(spec, before)  # the old secret hash is as secret as the new one
     session.add(
         AuditEntry(
             org_id=row.org_id,
@@ -235,7 +236,7 @@ def _emit(
             kind=kind,
             op_id=change.op_id,
             version=row.version,
-            changes={k: [before.get(k), v] for k, v in _mask(spec, fields).items()}
+            changes={k: [masked_before.get(k), v] for k, v in _mask(spec, fields).items()}
             if kind != "delete"
             else {},
         )
@@ -265,8 +266,7 @@ def validate_update(spec: EntitySpec, data: Mapping[str, Any]) -> dict[str, Any]
         values = spec.update.model_validate(dict(data)).model_dump(exclude_unset=True)
     except ValidationError as exc:
         raise _invalid(validation_details(exc), spec.name) from None
-    required = {n for n, f in spec.fields.model_fields.items() if f.is_required()}
-    nulls = [(k, "may not be null") for k, v in values.items() if v is None and k in required]
+    nulls = [(k, "may not be null") for k, v in values.items() if v is None and k in spec.not_null]
     if nulls:
         raise _invalid(nulls, spec.name)
     return values
