@@ -35,32 +35,37 @@ def _from_json_for(coltype: Any) -> Callable[[Any], Any]:
 
 
 @cache
-def converters(model: type) -> dict[str, Callable[[Any], Any]]:
-    return {c.key: _from_json_for(c.type) for c in inspect(model).columns}
+def converters(model: Any) -> dict[str, Callable[[Any], Any]]:
+    return {c.key: _from_json_for(c.type) for c in _columns(model)}
+
+
+def _columns(model: Any) -> list[Any]:
+    return list(inspect(model).columns)
 
 
 def row_to_json(row: Any, names: tuple[str, ...] | None = None) -> dict[str, Any]:
-    conv = converters(type(row))
+    model: Any = type(row)
+    conv = converters(model)
     keys = names if names is not None else tuple(conv)
     return {k: to_json(getattr(row, k)) for k in keys}
 
 
-def values_from_json(model: type, data: Mapping[str, Any]) -> dict[str, Any]:
+def values_from_json(model: Any, data: Mapping[str, Any]) -> dict[str, Any]:
     """JSON values back to Python values for the model's columns (unknown keys dropped)."""
     conv = converters(model)
     return {k: conv[k](v) for k, v in data.items() if k in conv}
 
 
 @cache
-def _quanta(model: type) -> dict[str, Decimal]:
+def _quanta(model: Any) -> dict[str, Decimal]:
     return {
         c.key: Decimal(1).scaleb(-c.type.scale)
-        for c in inspect(model).columns
+        for c in _columns(model)
         if isinstance(c.type, Fixed)
     }
 
 
-def normalise(model: type, values: dict[str, Any]) -> dict[str, Any]:
+def normalise(model: Any, values: dict[str, Any]) -> dict[str, Any]:
     """Round decimals to their column's scale so that the value recorded in the outbox,
     the audit log and the feed is exactly the value stored."""
     for key, quantum in _quanta(model).items():

@@ -90,7 +90,8 @@ def partial_model(model: type[BaseModel], name: str) -> type[BaseModel]:
     """
     fields: dict[str, Any] = {}
     for fname, info in model.model_fields.items():
-        ann = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation  # type: ignore[valid-type]
+        base: Any = info.annotation
+        ann: Any = Annotated[base, *info.metadata] if info.metadata else base
         fields[fname] = (ann | None, Field(default=None, description=info.description))
     return create_model(name, __base__=Strict, **fields)
 

@@ -313,7 +313,8 @@ def create(
         _check_unique(session, spec, actor.org_id, row_id, values)
     _store_secrets(spec, values)
     values.update(prehashed)
-    row = spec.model(
+    model: Any = spec.model  # a mapped class; the mixin type does not list its columns
+    row = model(
         org_id=actor.org_id,
         id=row_id,
         version=1,
