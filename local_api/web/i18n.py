@@ -1,0 +1,45 @@
+"""Translations for the web pages: one JSON file per language, the same keys in each.
+
+The server renders page shells in one language and hands the same table to the page
+scripts (as a JSON data block, which CSP does not treat as a script), so text made in
+the browser and text rendered here come from one place.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+LANGUAGES = ("es", "en")
+DEFAULT = "es"  # the users' own default (core.schemas.people)
+_DIR = Path(__file__).parent / "i18n"
+
+
+@cache
+def strings(lang: str) -> dict[str, str]:
+    return json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+def pick_language(cookie: str | None, accept_language: str | None) -> str:
+    """The language chosen on this browser (cookie set by the switch or at login), else
+    the best match from Accept-Language, else the default."""
+    if cookie in LANGUAGES:
+        return cookie
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in LANGUAGES:
+            continue
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0 and (best is None or q > best[0]):
+            best = (q, primary)
+    return best[1] if best else DEFAULT

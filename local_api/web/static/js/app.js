@@ -1,0 +1,146 @@
+// What every page does first: language switch, offline banner, the login check, the
+// menu for the user's role, logout, the idle timeout, and one way to explain errors.
+
+import { api, ApiError, dropTokens, on, session } from "./api.js";
+import { t } from "./i18n.js";
+import { $, $$ } from "./dom.js";
+import { clearAllDrafts, setOffline, showErrors, toast } from "./ui.js";
+
+export const LANG_COOKIE = "structura_lang";
+
+export function setLanguage(lang) {
+  if (lang !== "es" && lang !== "en") return;
+  document.cookie = `${LANG_COOKIE}=${lang}; path=/; max-age=31536000; SameSite=Strict`;
+}
+
+function currentPath() { return location.pathname + location.search; }
+
+export function goLogin(reason) {
+  const q = new URLSearchParams();
+  if (reason) q.set("reason", reason);
+  const here = currentPath();
+  if (!here.startsWith("/app/login")) q.set("next", here);
+  location.assign("/app/login?" + q);
+}
+
+/** Drop the login (tokens, and the drafts: the next person on a shared tablet must not
+ *  see what the last one typed) and tell the server, without waiting on it. */
+export async function logout(reason) {
+  const refresh = sessionStorage.getItem("structura.refresh");
+  const token = sessionStorage.getItem("structura.access");
+  dropTokens();
+  clearAllDrafts();
+  if (token) {
+    try {
+      await fetch("/api/auth/logout", {
+        method: "POST", credentials: "omit", keepalive: true,
+        headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+        body: JSON.stringify(refresh ? { refresh_token: refresh } : {}),
+      });
+    } catch { /* offline: the tokens are gone from this tab anyway */ }
+  }
+  location.assign("/app/login" + (reason ? "?reason=" + reason : ""));
+}
+
+function idleSeconds() {
+  // A test (or a kiosk set-up) may shorten it for this tab.
+  const override = Number(sessionStorage.getItem("structura.idleSeconds"));
+  return override > 0 ? override : Number(document.body.dataset.idle || 120);
+}
+
+function startIdleTimer() {
+  let timer = null;
+  const reset = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => logout("idle"), idleSeconds() * 1000);
+  };
+  for (const ev of ["pointerdown", "keydown", "touchstart", "wheel", "input"]) {
+    document.addEventListener(ev, reset, { passive: true, capture: true });
+  }
+  reset();
+}
+
+function setupLanguageSwitch() {
+  const button = $("#lang-switch");
+  if (!button) return;
+  button.addEventListener("click", () => {
+    setLanguage(button.dataset.lang);
+    location.reload();
+  });
+}
+
+function setupOffline() {
+  setOffline(!navigator.onLine);
+  window.addEventListener("offline", () => setOffline(true));
+  window.addEventListener("online", () => setOffline(false));
+  on("offline", () => setOffline(true));
+  on("online", () => setOffline(false));
+}
+
+function showUser(user) {
+  const who = $("#who");
+  if (!who) return;
+  $("#who-name").textContent = `${user.name} · ${t("role." + user.role)}`;
+  who.hidden = false;
+  $("#logout").addEventListener("click", () => logout());
+  for (const link of $$("#nav a[data-roles]")) {
+    link.hidden = !link.dataset.roles.split(" ").includes(user.role);
+  }
+}
+
+/** Explain a failed action. ``form`` (optional) gets the field errors and keeps its
+ *  contents; the caller decides about conflicts before calling this. */
+export function explain(error, { form = null, what = "" } = {}) {
+  let message;
+  if (!(error instanceof ApiError)) {
+    console.error(error);
+    message = t("error.unexpected");
+  } else if (error.kind === "offline") {
+    message = t("error.offline");
+  } else if (error.kind === "expired") {
+    message = t("error.expired");
+  } else if (error.status === 409) {
+    message = t("error.conflict", { detail: error.message });
+  } else if (error.status === 403) {
+    message = t("error.forbidden");
+  } else if (error.status === 404) {
+    message = t("error.not_found");
+  } else if (error.status === 422 || error.status === 400) {
+    message = t("error.invalid");
+  } else if (error.status === 429 || error.status === 423) {
+    message = t("error.rate_limited", { seconds: Math.ceil(error.retryAfter || 30) });
+  } else if (error.status === 413) {
+    message = t("error.too_large");
+  } else {
+    message = t("error.server", { id: error.problem.request_id || "–" });
+  }
+  if (what) message = `${what}: ${message}`;
+  if (form) {
+    showErrors(form, error, message);
+    form.classList.add("has-error");
+  }
+  toast(message, "error");
+  return message;
+}
+
+/** Boot a page. Pages that need a login get the user back (or are sent to login). */
+export async function boot({ needLogin = true } = {}) {
+  setupLanguageSwitch();
+  setupOffline();
+  if (!needLogin) return null;
+  const user = session();
+  if (!user) {
+    goLogin();
+    return new Promise(() => {}); // navigating away; nothing else runs
+  }
+  showUser(user);
+  startIdleTimer();
+  on("expired", () => {
+    toast(t("error.expired"), "error");
+    // Let the toast be read, then log in again; drafts stay in sessionStorage.
+    setTimeout(() => goLogin("expired"), 1200);
+  });
+  return user;
+}
+
+export { api };

@@ -1,0 +1,96 @@
+// Strings come from the JSON data block the server rendered into the page, so the
+// browser and the templates say the same thing in the same language.
+
+let table = null;
+
+function load() {
+  if (table) return table;
+  const node = document.getElementById("strings");
+  try { table = node ? JSON.parse(node.textContent) : {}; } catch { table = {}; }
+  return table;
+}
+
+export function lang() { return document.documentElement.lang || "es"; }
+
+/** t("jobs.done_of", {done: 3, total: 5}) -> text with {name} placeholders filled. */
+export function t(key, params = {}) {
+  const text = load()[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+}
+
+export function has(key) { return key in load(); }
+
+const numberFormats = new Map();
+export function num(value, digits = 0) {
+  if (value === null || value === undefined || value === "") return "–";
+  const n = Number(value);
+  if (!Number.isFinite(n)) return String(value);
+  const k = `${digits}`;
+  if (!numberFormats.has(k)) {
+    numberFormats.set(k, new Intl.NumberFormat(lang(), { maximumFractionDigits: digits,
+      minimumFractionDigits: 0 }));
+  }
+  return numberFormats.get(k).format(n);
+}
+
+export function money(value, currency) {
+  if (value === null || value === undefined) return "–";
+  try {
+    return new Intl.NumberFormat(lang(), { style: "currency", currency }).format(Number(value));
+  } catch {
+    return `${num(value, 2)} ${currency || ""}`.trim();
+  }
+}
+
+export function pct(ratio) {
+  if (ratio === null || ratio === undefined) return "–";
+  return new Intl.NumberFormat(lang(), { style: "percent", maximumFractionDigits: 1 })
+    .format(Number(ratio));
+}
+
+// Times are shown in the zone of the thing they belong to (a show in Tokyo at 19:00
+// reads 19:00 wherever the phone is), with the zone named when it is not the phone's.
+export function time(iso, tz) {
+  if (!iso) return "–";
+  const opts = { hour: "2-digit", minute: "2-digit" };
+  if (tz) opts.timeZone = tz;
+  try { return new Intl.DateTimeFormat(lang(), opts).format(new Date(iso)); }
+  catch { return new Intl.DateTimeFormat(lang(), { hour: "2-digit", minute: "2-digit" })
+    .format(new Date(iso)); }
+}
+
+export function dateTime(iso, tz) {
+  if (!iso) return "–";
+  const opts = { weekday: "short", day: "numeric", month: "short", hour: "2-digit",
+    minute: "2-digit" };
+  if (tz) opts.timeZone = tz;
+  try { return new Intl.DateTimeFormat(lang(), opts).format(new Date(iso)); }
+  catch { delete opts.timeZone; return new Intl.DateTimeFormat(lang(), opts).format(new Date(iso)); }
+}
+
+export function longDate(d) {
+  return new Intl.DateTimeFormat(lang(), { weekday: "long", day: "numeric", month: "long",
+    year: "numeric", timeZone: "UTC" }).format(d);
+}
+
+/** The calendar date (YYYY-MM-DD) an instant falls on in a zone. */
+export function dayIn(iso, tz) {
+  const opts = { year: "numeric", month: "2-digit", day: "2-digit" };
+  if (tz) opts.timeZone = tz;
+  let parts;
+  try { parts = new Intl.DateTimeFormat("en-CA", opts).formatToParts(new Date(iso)); }
+  catch { delete opts.timeZone; parts = new Intl.DateTimeFormat("en-CA", opts).formatToParts(new Date(iso)); }
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+export function relative(iso) {
+  if (!iso) return "";
+  const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+  const rtf = new Intl.RelativeTimeFormat(lang(), { numeric: "auto" });
+  const abs = Math.abs(seconds);
+  if (abs < 60) return rtf.format(Math.round(seconds), "second");
+  if (abs < 3600) return rtf.format(Math.round(seconds / 60), "minute");
+  if (abs < 86400) return rtf.format(Math.round(seconds / 3600), "hour");
+  return rtf.format(Math.round(seconds / 86400), "day");
+}
