@@ -74,6 +74,7 @@ class EntityTableModel(QAbstractTableModel):
         self._cursor: str | None = None
         self._total = 0
         self._titles: dict[str, dict[str, str]] = {}
+        self._loading = False
         # Bursts of changes (an import, a sync pull) become one reload.
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
@@ -190,6 +191,17 @@ class EntityTableModel(QAbstractTableModel):
         return self._index.get(id, -1)
 
     def _load(self, *, reset: bool, want: int | None = None) -> None:
+        # Views and the model tester may call fetchMore from inside our own insert
+        # signals; a nested load would read the same cursor again and duplicate rows.
+        if self._loading:
+            return
+        self._loading = True
+        try:
+            self._load_now(reset=reset, want=want)
+        finally:
+            self._loading = False
+
+    def _load_now(self, *, reset: bool, want: int | None) -> None:
         limit = min(queries.MAX_LIMIT, want or self.page_size)
         cursor = None if reset else self._cursor
         fetched: list[dict[str, Any]] = []
@@ -216,16 +228,15 @@ class EntityTableModel(QAbstractTableModel):
             self._total = total
             self._cursor = cursor
             self.endResetModel()
-        elif fetched:
+            return
+        self._cursor = cursor
+        if fetched:
             start = len(self._rows)
             self.beginInsertRows(QModelIndex(), start, start + len(fetched) - 1)
             self._rows += fetched
             for i, r in enumerate(fetched, start):
                 self._index[r["id"]] = i
-            self._cursor = cursor
             self.endInsertRows()
-        else:
-            self._cursor = cursor
 
     def _pack(self, row: Any) -> dict[str, Any]:
         out = {c: getattr(row, c) for c in self.columns}
