@@ -29,6 +29,12 @@ CENTRAL_ORG = "central"  # the organisation whose admin users manage the central
 ALGORITHM = "HS256"
 
 
+class DeviceRevoked(Forbidden):
+    """A revoked device: refused at once, on every request (its site keeps its data)."""
+
+    code = "device_revoked"
+
+
 @dataclass(frozen=True)
 class TokenKey:
     secret: bytes
@@ -142,7 +148,7 @@ def issue_device_token(
     if not verify_secret(device.credential_hash, secret or ""):
         raise Unauthenticated("unknown device or wrong secret")
     if device.revoked_at is not None:
-        raise Forbidden("device revoked", details={"code": "device_revoked"})
+        raise DeviceRevoked("this device has been revoked")
     now = utcnow()
     device.last_seen_at = now
     claims = {
@@ -172,7 +178,7 @@ def device_for_request(session: Session, device_id: str) -> Device:
     if device is None:
         raise Unauthenticated("unknown device")
     if device.revoked_at is not None:
-        raise Forbidden("device revoked", details={"code": "device_revoked"})
+        raise DeviceRevoked("this device has been revoked")
     return device
 
 

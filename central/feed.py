@@ -178,9 +178,8 @@ def snapshot_lines(store: Store, org_id: str, *, batch: int = 2000) -> Iterator[
     up to C is in it and nothing after C is.
     """
     with store.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="REPEATABLE READ", yield_per=batch)
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             cursor = conn.execute(
                 text("SELECT last_seq FROM feed_counters WHERE org_id = :org"), {"org": org_id}
             ).scalar_one_or_none()
@@ -191,7 +190,10 @@ def snapshot_lines(store: Store, org_id: str, *, batch: int = 2000) -> Iterator[
                 names, make = _json_row_maker(model)
                 cols = [model.__table__.c[n] for n in names]
                 yield (json.dumps({"entity": spec.name}) + "\n").encode()
-                result = conn.execute(select(*cols).where(model.__table__.c.org_id == org_id))
+                result = conn.execute(
+                    select(*cols).where(model.__table__.c.org_id == org_id),
+                    execution_options={"yield_per": batch},  # server-side cursor
+                )
                 dumps = json.dumps
                 for chunk in result.partitions(batch):
                     total += len(chunk)

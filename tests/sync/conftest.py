@@ -4,10 +4,13 @@ site stores on their own SQLite files."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from central.enroll import create_org, create_site, enroll, make_enrollment_code
@@ -72,3 +75,78 @@ def site_path(tmp_path: Path):
         return sqlite_url(tmp_path / f"{name}.sqlite3")
 
     return make
+
+
+# --- in-process central app and enrolled sites ----------------------------------------
+
+
+class LoopTransport(httpx.BaseTransport):
+    """A synchronous httpx transport that calls an ASGI app on an event loop running in
+    a background thread (httpx's ASGITransport is async-only)."""
+
+    def __init__(self, app) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.inner = httpx.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+
+        async def call() -> tuple[int, list, bytes]:
+            req = httpx.Request(request.method, request.url, headers=request.headers,
+                                content=body)  # fmt: skip
+            resp = await self.inner.handle_async_request(req)
+            data = await resp.aread()
+            return resp.status_code, resp.headers.raw, data
+
+        status, headers, data = asyncio.run_coroutine_threadsafe(call(), self.loop).result()
+        return httpx.Response(status, headers=headers, content=data, request=request)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+class CentralApp:
+    """The central FastAPI app on PostgreSQL, called in-process (the real routes, auth,
+    JSON and long-poll notifier, without sockets)."""
+
+    def __init__(self, store: Store) -> None:
+        from central.app import create_central_app
+        from central.context import CentralContext
+        from central.settings import CentralSettings
+
+        self.store = store
+        self.ctx = CentralContext(
+            settings=CentralSettings(database_url=store.url, jwt_secret="k" * 48), store=store
+        )
+        self.app = create_central_app(self.ctx)
+        self.transport = LoopTransport(self.app)
+        self.ctx.notifier.start(self.transport.loop)
+        self.url = "http://central.test"
+        self.http = httpx.Client(transport=self.transport, base_url=self.url, timeout=60)
+
+    def close(self) -> None:
+        self.ctx.notifier.stop()
+        self.http.close()
+        self.transport.stop()
+
+    def new_site(self, tmp_path: Path, org_id: str, name: str, **agent_kw):
+        from sync_agent.agent import SyncAgent, enroll_site
+
+        with self.store.write() as s:
+            site = create_site(s, org_id=org_id, name=name)
+            code, _ = make_enrollment_code(s, org_id=org_id, site_id=site.id)
+        store = open_store(sqlite_url(tmp_path / f"{name}.sqlite3"))
+        enroll_site(store, self.url, code, device_name=name, http=self.http)
+        agent = SyncAgent(store, http=self.http, **agent_kw)
+        return store, agent
+
+
+@pytest.fixture
+def hub(central: Store) -> Iterator[CentralApp]:
+    app = CentralApp(central)
+    yield app
+    app.close()

@@ -1,0 +1,53 @@
+"""The central server: the sync hub and organisation/site/device admin on PostgreSQL.
+
+TODO(local API reuse): the generic entity routers of ``local_api`` are scoped to one
+organisation by the logged-in user's token; letting a central admin browse any
+organisation's rows through them needs an org-scoped actor dependency there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from central import admin_routes, sync_routes
+from central.context import CentralContext
+from local_api import problems
+
+VERSION = "1"
+
+
+def create_central_app(ctx: CentralContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if ctx.notifier is not None:
+            ctx.notifier.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            if ctx.notifier is not None:
+                ctx.notifier.stop()
+
+    app = FastAPI(
+        title="Structura central server",
+        version=VERSION,
+        description=(
+            "Sync hub (enrol, push, pull, snapshot, conflicts) and organisation admin. "
+            "Every /api/sync request carries the X-Structura-Schema header; errors are "
+            "application/problem+json."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.context = ctx
+    problems.install(app)
+    app.include_router(sync_routes.router(ctx))
+    app.include_router(admin_routes.router(ctx))
+
+    @app.get("/api/health", tags=["system"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

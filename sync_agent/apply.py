@@ -1,0 +1,301 @@
+"""Applying central rows to the site's SQLite store, and the answers to pushed ops.
+
+Pulled rows are written straight to the table — never through the outbox (no echo, no
+loops: guarantee 7) — with an audit entry saying they came from the central server.
+
+Outbox entry states (``OutboxEntry.status``):
+
+- ``pending``: not answered by the central server yet. Re-applied on top of every
+  pulled version of its row (rebase), so a local edit never disappears while it waits.
+- ``acked``: its own change came back in the feed before the push reply (a lost or slow
+  reply). No longer rebased (the pulled row contains it); still pushed again to fetch
+  its stored answer — the central server answers an op once (guarantee 2).
+- ``sent``: answered (applied/merged at version V) but the feed has not brought version
+  V yet; rebased on older pulled versions so the edit does not flicker away.
+- ``done``: answered and reflected in the local row.
+
+Versions decide what is newer (a pulled row older than the local copy is ignored);
+wall clocks never do (guarantee 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow, uuid7
+from core.models import AuditEntry, ConflictRecord, OutboxEntry, SyncState
+from core.registry import EntitySpec, registry, spec_for
+from core.serial import to_json, values_from_json
+
+ACTIVE = ("pending", "acked", "sent")
+MASK = "***"
+CURSOR_KEY = "cursor"
+
+
+def get_key(session: Session, key: str, default: Any = None) -> Any:
+    row = session.get(SyncState, key)
+    return default if row is None else row.value
+
+
+def set_key(session: Session, key: str, value: Any) -> None:
+    row = session.get(SyncState, key)
+    if row is None:
+        session.add(SyncState(key=key, value=value))
+    else:
+        row.value = value
+
+
+def active_rows(session: Session) -> set[tuple[str, str]]:
+    """(entity, id) of rows with outbox entries that may need rebasing or acking."""
+    stmt = select(OutboxEntry.entity, OutboxEntry.entity_id).where(OutboxEntry.status.in_(ACTIVE))
+    return {(e, i) for e, i in session.execute(stmt)}
+
+
+def _lost_fields(op: OutboxEntry) -> set[str]:
+    """Fields of an answered op that did not win at the central server."""
+    res = op.result or {}
+    conflict = res.get("conflict") or {}
+    if res.get("status") == "conflict" and conflict.get("rule") == "central_wins":
+        return set(conflict.get("fields") or ())
+    return set()
+
+
+def apply_row(
+    session: Session,
+    spec: EntitySpec,
+    data: Mapping[str, Any],
+    *,
+    active: set[tuple[str, str]],
+    force: bool = False,
+    op_id: str | None = None,
+    from_device: str | None = None,
+    own_device: str | None = None,
+) -> bool:
+    """Make the local row equal to the central row ``data``, then rebase local edits.
+
+    Returns False when the local copy already has this version or a newer one.
+    ``force`` re-applies the same version (after a conflict or rejection the local row
+    may hold edits that lost and must be put back to the central state)."""
+    model = spec.model
+    key = (str(data["org_id"]), str(data["id"]))
+    server_version = int(data["version"])
+    local = session.get(model, key)
+    if local is not None:
+        if local.sync_version > server_version:
+            return False
+        if local.sync_version == server_version and not force:
+            # Still ack our own echo (the local row already has this version).
+            _settle_ops(session, spec.name, key[1], server_version, op_id, from_device,
+                        own_device, active, local=None)  # fmt: skip
+            return False
+    values = values_from_json(model, data)
+    values.pop("version", None)
+    values["sync_version"] = server_version
+    before: dict[str, Any] = {}
+    if local is None:
+        local = model(version=1, **values)
+        session.add(local)
+        changes = {k: [None, to_json(v)] for k, v in values.items()}
+    else:
+        for k, v in values.items():
+            old = getattr(local, k)
+            if old != v:
+                before[k] = old
+                setattr(local, k, v)
+        local.version += 1
+        changes = {k: [to_json(b), to_json(getattr(local, k))] for k, b in before.items()}
+    _settle_ops(session, spec.name, key[1], server_version, op_id, from_device, own_device,
+                active, local=local, tombstone=data.get("deleted_at") is not None)  # fmt: skip
+    secret = set(spec.secret_inputs.values())
+    session.add(
+        AuditEntry(
+            org_id=key[0], at=utcnow(), actor_id=data.get("updated_by"), device_id=from_device,
+            entity=spec.name, entity_id=key[1], kind="sync", op_id=op_id,
+            version=local.version,
+            changes={k: ([MASK, MASK] if k in secret else v) for k, v in changes.items()
+                     if k not in ("field_versions", "sync_version", "updated_at")},
+        )
+    )  # fmt: skip
+    session.info.setdefault("changes", []).append(
+        {"entity": spec.name, "id": key[1], "kind": "sync", "version": local.version,
+         "org_id": key[0], "source": "sync"}
+    )  # fmt: skip
+    return True
+
+
+def _settle_ops(
+    session: Session,
+    entity: str,
+    entity_id: str,
+    server_version: int,
+    op_id: str | None,
+    from_device: str | None,
+    own_device: str | None,
+    active: set[tuple[str, str]],
+    *,
+    local: Any,
+    tombstone: bool = False,
+) -> None:
+    """Ack our own echo, retire answered ops the row now reflects, rebase the rest."""
+    if (entity, entity_id) not in active:
+        return
+    ops = session.scalars(
+        select(OutboxEntry)
+        .where(OutboxEntry.entity == entity, OutboxEntry.entity_id == entity_id,
+               OutboxEntry.status.in_(ACTIVE))
+        .order_by(OutboxEntry.seq)
+    ).all()  # fmt: skip
+    model = spec_for(entity).model
+    for op in ops:
+        if op.status == "pending" and op_id and op.op_id == op_id and from_device == own_device:
+            op.status = "acked"
+            continue
+        if op.status == "sent" and int((op.result or {}).get("version") or 0) <= server_version:
+            op.status = "done"
+            op.done_at = utcnow()
+            continue
+        if op.status == "acked" or local is None:
+            continue
+        # pending, or sent with a version newer than this pulled one: keep it on top.
+        if op.kind == "delete":
+            if local.deleted_at is None:
+                local.deleted_at = op.created_at
+            continue
+        if tombstone:
+            continue  # an edit of a row deleted centrally: it will come back as a conflict
+        lost = _lost_fields(op)
+        for k, v in values_from_json(model, op.fields or {}).items():
+            if k not in lost:
+                setattr(local, k, v)
+
+
+def apply_entries(
+    session: Session, entries: Iterable[Mapping[str, Any]], *, own_device: str | None
+) -> int:
+    active = active_rows(session)
+    reg = registry()
+    applied = 0
+    for e in entries:
+        spec = reg.get(str(e["entity"]))
+        if spec is None:
+            continue  # an entity this version does not know; the schema check prevents it
+        if apply_row(session, spec, e["row"], active=active, op_id=e.get("op_id"),
+                     from_device=e.get("device_id"), own_device=own_device):  # fmt: skip
+            applied += 1
+    return applied
+
+
+def record_results(
+    session: Session,
+    ops: list[OutboxEntry],
+    results: list[Mapping[str, Any]],
+    *,
+    own_device: str | None,
+) -> dict[str, int]:
+    """Store each op's answer; copy conflicts; put refused or lost edits back to the
+    central state so that every site converges (the losing values stay in a conflict
+    record a person can see)."""
+    counts: dict[str, int] = {}
+    now = utcnow()
+    restore: list[tuple[OutboxEntry, Mapping[str, Any]]] = []
+    for op, res in zip(ops, results, strict=True):
+        status = str(res.get("status"))
+        counts[status] = counts.get(status, 0) + 1
+        op.result = dict(res)
+        if status in ("applied", "merged"):
+            spec = spec_for(op.entity)
+            local = session.get(spec.model, (op.org_id, op.entity_id))
+            seen = local is not None and local.sync_version >= int(res.get("version") or 0)
+            if op.status == "acked" or seen:
+                op.status, op.done_at = "done", now
+            else:
+                op.status = "sent"
+            continue
+        op.status, op.done_at = "done", now
+        if status == "conflict":
+            c = res.get("conflict") or {}
+            if c.get("id") and session.get(ConflictRecord, c["id"]) is None:
+                session.add(_conflict_copy(op, c))
+        elif status == "rejected":
+            reason = res.get("reason") or {}
+            session.add(
+                ConflictRecord(
+                    id=uuid7(), org_id=op.org_id, entity=op.entity, entity_id=op.entity_id,
+                    kind="rejected", op_id=op.op_id, device_id=own_device, rule=None,
+                    fields=sorted(op.fields or {}), losing_values=dict(op.fields or {}),
+                    winning_values={}, reason=str(reason.get("message") or reason)[:500],
+                    created_at=now,
+                )
+            )  # fmt: skip
+        restore.append((op, res))
+    session.flush()
+    for op, res in restore:
+        _restore(session, op, res, own_device=own_device)
+    return counts
+
+
+def _conflict_copy(op: OutboxEntry, c: Mapping[str, Any]) -> ConflictRecord:
+    return ConflictRecord(
+        id=c["id"], org_id=op.org_id, entity=op.entity, entity_id=op.entity_id,
+        kind=c.get("kind") or "field", op_id=op.op_id, device_id=c.get("device_id"),
+        rule=c.get("rule"), fields=list(c.get("fields") or []),
+        losing_values=dict(c.get("losing_values") or {}),
+        winning_values=dict(c.get("winning_values") or {}),
+        reason=c.get("reason"), created_at=utcnow(),
+    )  # fmt: skip
+
+
+def _restore(
+    session: Session, op: OutboxEntry, res: Mapping[str, Any], *, own_device: str | None
+) -> None:
+    spec = spec_for(op.entity)
+    row = res.get("row")
+    active = active_rows(session)
+    if row:
+        apply_row(session, spec, row, active=active, force=True, own_device=own_device)
+        return
+    # The central server has no such row (a refused create): the local copy goes, unless
+    # other local edits of it still wait for their answer.
+    if (op.entity, op.entity_id) in active:
+        return
+    local = session.get(spec.model, (op.org_id, op.entity_id))
+    if local is None:
+        return
+    try:
+        with session.begin_nested():
+            session.delete(local)
+    except IntegrityError:
+        # Something local still points at it: keep it as a tombstone instead.
+        local = session.get(spec.model, (op.org_id, op.entity_id))
+        if local is not None and local.deleted_at is None:
+            local.deleted_at = utcnow()
+            local.version += 1
+
+
+def bulk_rows(session: Session, spec: EntitySpec, rows: list[Mapping[str, Any]]) -> None:
+    """Bootstrap: insert snapshot rows in bulk (no audit per row; one summary entry is
+    written by the caller). A row already here is replaced only by a newer version."""
+    if not rows:
+        return
+    model = spec.model
+    table = model.__table__
+    payload = []
+    for data in rows:
+        values = values_from_json(model, data)
+        values["sync_version"] = int(data["version"])
+        values["version"] = 1
+        payload.append(values)
+    stmt = sqlite_insert(table)
+    cols = [c.name for c in table.c if c.name not in ("org_id", "id")]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["org_id", "id"],
+        set_={c: stmt.excluded[c] for c in cols},
+        where=stmt.excluded.sync_version > table.c.sync_version,
+    )
+    session.execute(stmt, payload)

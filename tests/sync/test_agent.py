@@ -1,0 +1,232 @@
+"""The agent against the central app in-process: propagation, no echo, rebase,
+conflicts on both sides, revocation, schema refusal, lost replies (guarantees 1, 2, 5-10)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from central.enroll import revoke_device
+from core.models import Client, ConflictRecord, OutboxEntry
+from core.registry import spec_for
+from core.serial import row_to_json
+from core.services import writes
+from core.services.sync_apply import SCHEMA_HEADER
+from core.services.writes import Actor
+from core.site import site_info
+from sync_agent.client import CentralClient, Offline, Refused, Revoked
+
+pytestmark = pytest.mark.pg
+
+DATA = ("name", "tax_id", "contact", "email", "phone", "address", "deleted_at", "sync_version")
+
+
+def actor(store):
+    return Actor(org_id=site_info(store).org_id, user_id=None, role="admin")
+
+
+def create(store, entity="clients", **data):
+    with store.write() as s:
+        return writes.create(s, actor=actor(store), entity=entity, data=data).id
+
+
+def update(store, id, entity="clients", **data):
+    with store.write() as s:
+        writes.update(s, actor=actor(store), entity=entity, id=id, data=data)
+
+
+def row(store, id, entity="clients"):
+    with store.read() as s:
+        r = s.get(spec_for(entity).model, (site_info(store).org_id, id))
+        return None if r is None else row_to_json(r)
+
+
+def outbox(store):
+    with store.read() as s:
+        return [(o.kind, o.status) for o in s.scalars(select(OutboxEntry))]
+
+
+def test_change_reaches_the_other_site_and_does_not_echo(hub, org_id, tmp_path):
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    assert a.sync_once()["pushed"] == 1
+    b.sync_once()
+    assert {k: row(b_store, cid)[k] for k in DATA} == {k: row(a_store, cid)[k] for k in DATA}
+    assert row(b_store, cid)["sync_version"] == 1
+    assert outbox(b_store) == []  # applying a pulled row writes no outbox entry
+    a.sync_once()
+    assert outbox(a_store) == [("create", "done")]
+    # Nothing goes back and forth once everyone is in step.
+    assert a.sync_once()["pushed"] == 0 and b.sync_once() == {
+        "bootstrapped": False, "pushed": 0, "pulled": 0}  # fmt: skip
+
+
+def test_pulled_change_is_rebased_under_pending_local_edit(hub, org_id, tmp_path):
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    b.sync_once()
+    update(b_store, cid, phone="222")  # pending on B
+    update(a_store, cid, email="a@x.io")
+    a.sync_once()
+    b.pull_available()
+    r = row(b_store, cid)
+    assert (r["email"], r["phone"], r["sync_version"]) == ("a@x.io", "222", 2)
+    assert outbox(b_store)[-1] == ("update", "pending")  # still pending, on top
+    b.sync_once()
+    a.sync_once()
+    assert row(a_store, cid)["phone"] == "222" and outbox(b_store)[-1] == ("update", "done")
+
+
+def test_same_field_conflict_is_kept_visible_and_resolvable(hub, org_id, tmp_path):
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    sid = create(a_store, "shows", city="Lyon", country="FR",
+                 starts_at="2026-05-01T20:00:00+00:00", fee="100", currency="EUR")  # fmt: skip
+    a.sync_once()
+    b.sync_once()
+    update(a_store, sid, "shows", city="Paris")
+    update(b_store, sid, "shows", city="Nice")
+    a.sync_once()
+    b.sync_once()  # central_wins: B's Nice loses
+    a.sync_once()
+    assert row(a_store, sid, "shows")["city"] == row(b_store, sid, "shows")["city"] == "Paris"
+    with b_store.read() as s:
+        [local] = s.scalars(select(ConflictRecord)).all()
+    assert local.losing_values == {"city": "Nice"} and b.status()["open_conflicts"] == 1
+    client = b.client
+    [remote] = client.conflicts()
+    assert remote["id"] == local.id and remote["winning_values"] == {"city": "Paris"}
+    resolved = client.resolve(local.id, "mine")
+    assert resolved["resolution"]["choice"] == "mine" and client.conflicts() == []
+    a.sync_once()
+    assert row(a_store, sid, "shows")["city"] == "Nice"
+
+
+def test_revoked_device_is_refused_at_once_and_keeps_its_data(hub, org_id, tmp_path):
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    cid = create(a_store, name="Ana")
+    a.sync_once()  # has a valid access token now
+    with hub.store.write() as s:
+        revoke_device(s, a.device_id)
+    create(a_store, name="Later")
+    with pytest.raises(Revoked):
+        a.sync_once()
+    assert a.status()["state"] == "revoked" and a.status()["pending_ops"] == 1
+    assert row(a_store, cid)["name"] == "Ana"
+    fresh = CentralClient(hub.url, device_id=a.device_id,
+                          device_secret="x", http=hub.http)  # fmt: skip
+    with pytest.raises(Exception, match=r"wrong secret|revoked"):
+        fresh.pull(0)
+
+
+def test_old_schema_version_is_refused_before_anything_is_written(hub, org_id, tmp_path):
+    _, a = hub.new_site(tmp_path, org_id, "A")
+    a.sync_once()
+    old = CentralClient(hub.url, device_id=a.device_id, http=hub.http,
+                        device_secret=a.client.device_secret, schema_version=0)  # fmt: skip
+    with pytest.raises(Refused, match="supports schema versions"):
+        old.push([{"op_id": "x", "entity": "clients", "entity_id": "c", "kind": "create",
+                   "base_version": 0, "fields": {"name": "n"}}])  # fmt: skip
+    resp = hub.http.get("/api/sync/pull", headers={"Authorization": "Bearer x"})
+    assert resp.status_code == 426
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert "1..1" in resp.json()["detail"]
+    token = a.client._access_token()
+    resp = hub.http.post("/api/sync/push", headers={"Authorization": f"Bearer {token}",
+                         SCHEMA_HEADER: "99"}, json={"ops": []})  # fmt: skip
+    assert resp.status_code == 426 and "too new" in resp.json()["detail"]
+    with hub.store.read() as s:
+        assert s.get(Client, (org_id, "c")) is None
+
+
+class DropReplies(httpx.Client):
+    """Delivers the request, then loses the reply to the first N pushes."""
+
+    def __init__(self, inner: httpx.Client, drops: int) -> None:
+        self.inner, self.drops = inner, drops
+
+    def request(self, method, url, **kw):
+        resp = self.inner.request(method, url, **kw)
+        if url.endswith("/api/sync/push") and self.drops > 0:
+            self.drops -= 1
+            raise httpx.ReadError("reply lost")
+        return resp
+
+    def close(self):
+        pass
+
+
+def test_lost_push_reply_is_retried_without_double_effect(hub, org_id, tmp_path):
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    b.sync_once()
+    update(a_store, cid, name="v2")
+    a.client.http = DropReplies(hub.http, drops=2)
+    for _ in range(2):
+        with pytest.raises(Offline):
+            a.push_pending()
+    assert a.status()["pending_ops"] == 1 and a.status()["state"] == "offline"
+    a.sync_once()
+    with hub.store.read() as s:
+        central = s.get(Client, (org_id, cid))
+        assert (central.name, central.version) == ("v2", 2)  # applied once
+    b.sync_once()
+    assert row(b_store, cid)["name"] == "v2"
+    assert outbox(a_store) == [("create", "done"), ("update", "done")]
+
+
+def test_echo_before_reply_is_acked_and_not_rebased(hub, org_id, tmp_path):
+    """The pull brings our own op back before its push reply was stored; a later edit
+    from elsewhere must not be overwritten by re-applying our answered op."""
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    b.sync_once()
+    update(a_store, cid, name="from A")
+    a.client.http = DropReplies(hub.http, drops=1)
+    with pytest.raises(Offline):
+        a.push_pending()
+    a.client.http = hub.http
+    b.sync_once()
+    update(b_store, cid, name="from B")
+    b.sync_once()
+    a.pull_available()  # echo of A's op (acked), then B's version on top
+    assert row(a_store, cid)["name"] == "from B"
+    a.sync_once()
+    assert row(a_store, cid)["name"] == "from B"
+    assert outbox(a_store)[-1] == ("update", "done")
+
+
+def test_site_clock_skewed_by_a_day_changes_nothing(hub, org_id, tmp_path, monkeypatch):
+    """Guarantee 10: B writes second with a clock a day behind; arrival order still
+    decides (last_arrival), and the skewed stamps are only informative."""
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    b.sync_once()
+    update(a_store, cid, name="A edit")
+    real = writes.utcnow
+    monkeypatch.setattr(writes, "utcnow", lambda: real() - timedelta(days=1))
+    import core.clock as clock
+
+    real_ns = clock.time.time_ns
+    monkeypatch.setattr(clock.time, "time_ns", lambda: real_ns() - 86_400 * 10**9)
+    update(b_store, cid, name="B edit")
+    monkeypatch.undo()
+    a.sync_once()
+    b.sync_once()
+    a.sync_once()
+    assert row(a_store, cid)["name"] == row(b_store, cid)["name"] == "B edit"
+    with b_store.read() as s:
+        [c] = s.scalars(select(ConflictRecord)).all()
+    assert c.losing_values == {"name": "A edit"}
