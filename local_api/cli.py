@@ -1,7 +1,113 @@
-"""Subcommands of this package (filled in as the package grows)."""
+"""``structura site serve``: the API headless on the site store (by default the store
+``structura demo`` makes in the data directory), and ``structura site users`` to see who
+can log in."""
 
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
 from typing import Any
+
+from core.settings import Settings
+
+log = logging.getLogger("structura.site")
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from local_api.app import create_app
+    from local_api.context import AppContext
+    from local_api.server import EmbeddedServer
+
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    try:
+        context = AppContext.open(settings)
+    except RuntimeError as exc:
+        log.error("%s", exc)
+        return 2
+    broadcaster = _start_broadcaster(context)
+    app = create_app(context)
+    server = EmbeddedServer(
+        app, host=host, port=port, log_level=args.uvicorn_log_level, access_log=args.access_log
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        server.start()
+    except Exception as exc:
+        log.error("%s", exc)
+        context.store.dispose()
+        return 1
+    # The URL line is what scripts (the benchmark) wait for.
+    print(f"serving {context.site.site_name} on {server.url}", flush=True)
+    log.info("serving site %s (%s) on %s", context.site.site_name, context.site.site_id, server.url)
+    try:
+        stop.wait()
+    finally:
+        log.info("stopping")
+        if broadcaster is not None:
+            broadcaster.stop()
+        server.stop()
+        context.close()
+        context.store.dispose()
+    return 0
+
+
+def _start_broadcaster(context: Any) -> Any:
+    try:
+        from local_api.live import Broadcaster
+    except ImportError:
+        return None
+    broadcaster = Broadcaster(context.store)
+    broadcaster.start()
+    context.broadcaster = broadcaster
+    return broadcaster
+
+
+def users(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from core.models import User
+    from core.site import open_store, site_info
+
+    store = open_store(settings.store_url())
+    try:
+        info = site_info(store)
+        if info is None:
+            log.error("this store belongs to no site yet")
+            return 2
+        with store.read() as s:
+            rows = s.scalars(
+                select(User)
+                .where(User.org_id == info.org_id, User.deleted_at.is_(None))
+                .order_by(User.role, User.name)
+            )
+            for u in rows:
+                how = (
+                    "+".join(
+                        k for k, v in (("pin", u.pin_hash), ("password", u.password_hash)) if v
+                    )
+                    or "no login"
+                )
+                state = "active" if u.is_active else "inactive"
+                print(f"{u.id}\t{u.role}\t{u.name}\t{u.email or '-'}\t{how}\t{state}")
+    finally:
+        store.dispose()
+    return 0
 
 
 def register(sub: Any) -> None:
     """Add this package's subcommands to the structura command."""
+    site = sub.add_parser("site", help="the site's LAN API")
+    ssub = site.add_subparsers(dest="site_command", required=True)
+    sv = ssub.add_parser("serve", help="serve the API headless (Ctrl-C to stop)")
+    sv.add_argument("--host", help="interface to listen on (default: settings host)")
+    sv.add_argument("--port", type=int, help="port (default: settings port; 0 = any free)")
+    sv.add_argument("--uvicorn-log-level", default="warning")
+    sv.add_argument("--access-log", action="store_true", help="log every request")
+    sv.set_defaults(func=serve)
+    us = ssub.add_parser("users", help="list the users who can log in")
+    us.set_defaults(func=users)

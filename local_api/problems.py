@@ -1,0 +1,177 @@
+"""Every error as ``application/problem+json`` (RFC 9457), from one table.
+
+Domain errors carry their own status and code (``core.errors``); framework errors
+(routing, validation, HTTP exceptions) are mapped here; anything else is a 500 that is
+logged with the request id and tells the client nothing but that id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from core.errors import Conflict, DomainError, RateLimited, Unauthenticated
+from core.services.queries import row_json
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+TYPE_PREFIX = "urn:structura:problem:"
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, plus ``code`` (stable, machine-readable), ``errors``
+    (per-field messages) and ``current`` (the stored row, on a version conflict)."""
+
+    type: str = Field(description="URI naming the kind of problem (urn:structura:problem:<code>)")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+    current: dict[str, Any] | None = None
+    retry_after: int | None = None
+
+
+def _json_safe(value: Any) -> Any:
+    # Problem bodies never fail to serialise (a validation error may echo a Decimal or
+    # bytes the client sent).
+    return json.loads(json.dumps(value, default=str))
+
+
+def problem_response(
+    request_or_scope: Request | dict[str, Any] | None,
+    status: int,
+    detail: str | None = None,
+    *,
+    code: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    current: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    retry_after: float | None = None,
+) -> Response:
+    scope = request_or_scope.scope if isinstance(request_or_scope, Request) else request_or_scope
+    code = code or _HTTP_CODES.get(status, "error")
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else code,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if scope is not None:
+        body["instance"] = scope.get("path")
+        rid = scope.get("state", {}).get("request_id") if isinstance(scope, dict) else None
+        if rid:
+            body["request_id"] = rid
+    if errors:
+        body["errors"] = [
+            {"field": str(e.get("field", "")), "message": str(e.get("message", ""))} for e in errors
+        ]
+    if current is not None:
+        body["current"] = current
+    hdrs = dict(headers or {})
+    if retry_after is not None:
+        seconds = max(1, math.ceil(retry_after))
+        body["retry_after"] = seconds
+        hdrs["Retry-After"] = str(seconds)
+    if status == 401:
+        hdrs.setdefault("WWW-Authenticate", 'Bearer realm="structura"')
+    content = json.dumps(_json_safe(body), separators=(",", ":")).encode()
+    return Response(content, status_code=status, headers=hdrs, media_type=PROBLEM)
+
+
+def _current_json(exc: Conflict) -> dict[str, Any] | None:
+    cur = exc.current
+    if cur is None or isinstance(cur, dict):
+        return cur
+    from core.registry import spec_for_model
+
+    try:
+        return row_json(spec_for_model(type(cur)), cur)
+    except KeyError:
+        return None
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    details = exc.details if isinstance(exc.details, list) else None
+    kwargs: dict[str, Any] = {"code": exc.code, "errors": details}
+    if isinstance(exc, Conflict):
+        kwargs["current"] = _current_json(exc)
+    if isinstance(exc, RateLimited):
+        kwargs["retry_after"] = exc.retry_after
+    status = exc.status
+    if isinstance(exc, Unauthenticated):
+        status = 401
+    return problem_response(request, status, exc.message, **kwargs)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        errors.append({"field": ".".join(loc) or "body", "message": str(e.get("msg", ""))})
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(
+        request, 422, f"invalid request: {summary}", code="invalid", errors=errors
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(request, exc.status_code, detail, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problem statuses a route can answer."""
+    return {
+        s: {"model": Problem, "content": {PROBLEM: {}}, "description": HTTPStatus(s).phrase}
+        for s in sorted(set(statuses))
+    }
+
+
+# Problems any route can answer (the middleware stack and the catch-all).
+COMMON = (400, 413, 415, 429, 500)
+AUTHED = (*COMMON, 401, 403)

@@ -1,0 +1,127 @@
+"""uvicorn in a thread: how the desktop app, ``structura site serve`` and the wire
+tests run the API. ``start()`` returns once the server accepts connections (or raises);
+``stop()`` asks it to finish open requests and joins the thread."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger(__name__)
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class EmbeddedServer:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        log_level: str = "warning",
+        access_log: bool = False,
+        **config: Any,
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.requested_port = port
+        self._config_kwargs = {"log_level": log_level, "access_log": access_log, **config}
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+        self._error: BaseException | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise ServerError("server not started")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def _bind(self) -> socket.socket:
+        # Binding here (not in uvicorn's thread) makes "port in use" an error of start()
+        # and lets port=0 pick a free port we can read back.
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.requested_port))
+        except OSError as exc:
+            sock.close()
+            raise ServerError(f"cannot listen on {self.host}:{self.requested_port}: {exc}") from exc
+        sock.listen(2048)
+        sock.set_inheritable(True)
+        return sock
+
+    def start(self, timeout: float = 15.0) -> EmbeddedServer:
+        if self._thread is not None:
+            raise ServerError("already started")
+        self._sock = self._bind()
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            lifespan="on",
+            server_header=False,
+            **self._config_kwargs,
+        )
+        self._server = uvicorn.Server(config)
+        sock = self._sock
+
+        def run() -> None:
+            try:
+                assert self._server is not None
+                self._server.run(sockets=[sock])
+            except BaseException as exc:  # reported by start() / stop()
+                self._error = exc
+                log.exception("embedded server stopped with an error")
+
+        self._thread = threading.Thread(target=run, name=f"uvicorn-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                self._cleanup()
+                raise ServerError(f"server failed to start: {self._error!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError(f"server did not start within {timeout} s")
+            time.sleep(0.01)
+        log.info("API listening on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                # Open streaming responses keep a graceful exit waiting; cut them.
+                assert self._server is not None
+                self._server.force_exit = True
+                self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("embedded server thread did not stop")
+        self._cleanup()
+        log.info("API stopped")
+
+    def _cleanup(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._thread = None
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
