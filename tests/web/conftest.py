@@ -120,13 +120,18 @@ def _expected(text: str) -> bool:
     return "Failed to load resource" in text
 
 
-def login(page, user: str, pin: str | None = None, next_path: str = "/app/") -> None:
-    """Log in through the keypad, as a person would."""
-    page.goto("/app/login" + (f"?next={next_path}" if next_path != "/app/" else ""))
+def enter_pin(page, user: str, pin: str | None = None) -> None:
+    """On the login page: pick the user, tap the PIN on the keypad, submit."""
     page.locator(f'button[data-user-id="{user}"]').click()
     for digit in pin or seed_mod.PINS[user]:
         page.locator(f'.keypad button[data-digit="{digit}"]').click()
     page.locator("#pin-submit").click()
+
+
+def login(page, user: str, next_path: str = "/app/") -> None:
+    """Log in through the keypad, as a person would."""
+    page.goto("/app/login" + (f"?next={next_path}" if next_path != "/app/" else ""))
+    enter_pin(page, user)
     page.wait_for_url(re.compile(r".*/app/(?!login).*"))
 
 
