@@ -9,15 +9,15 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("STRUCTURA_LANG", "en")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
+import pytest
 
-from core.db import Store  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from core.site import SiteInfo  # noqa: E402
+from core.db import Store
+from core.settings import Settings
+from core.site import SiteInfo
 
 
 @pytest.fixture(autouse=True)

@@ -48,8 +48,9 @@ def test_sort_search_and_filter_run_in_the_database(session: Any, demo: Any) -> 
     qty = [model.row_values(r)["quantity"] for r in range(model.rowCount())]
     assert qty == sorted(qty, reverse=True)
     model.set_search("tornillo")
-    assert {model.data(model.index(r, model.columns.index("sku"))) for r in range(model.rowCount())} == {
-        "TOR-M8", "TOR-M10"}  # fmt: skip
+    assert {
+        model.data(model.index(r, model.columns.index("sku"))) for r in range(model.rowCount())
+    } == {"TOR-M8", "TOR-M10"}
     model.set_search("")
     jobs = EntityTableModel(session, "jobs")
     jobs.set_filter("status", "IN_PROGRESS")
@@ -80,16 +81,28 @@ def test_low_stock_highlight(session: Any, demo: Any) -> None:
     assert flagged == {"BOB-100", "TOR-M10", "PIN-RAL7016"}
 
 
-def test_edit_elsewhere_updates_the_loaded_row_in_place(session: Any, demo: Any, qtbot: Any) -> None:
+def test_edit_elsewhere_updates_the_loaded_row_in_place(
+    session: Any, demo: Any, qtbot: Any
+) -> None:
     model = EntityTableModel(session, "clients")
     row = 0
     cid = model.row_id(row)
     with qtbot.waitSignal(model.dataChanged, timeout=2000):
         with session.write() as s:
-            writes.update(s, actor=session.actor, entity="clients", id=cid,
-                          data={"phone": "+34 911 000 111"})  # fmt: skip
-        model.apply_changes([{"entity": "clients", "id": cid, "kind": "update", "version": 2,
-                              "org_id": session.org_id}])  # fmt: skip
+            writes.update(
+                s, actor=session.actor, entity="clients", id=cid, data={"phone": "+34 911 000 111"}
+            )
+        model.apply_changes(
+            [
+                {
+                    "entity": "clients",
+                    "id": cid,
+                    "kind": "update",
+                    "version": 2,
+                    "org_id": session.org_id,
+                }
+            ]
+        )
     assert model.row_values(model.row_of(cid))["phone"] == "+34 911 000 111"
 
 
@@ -102,8 +115,12 @@ def test_a_write_from_another_thread_reaches_the_table(session: Any, demo: Any, 
 
     def lan_client() -> None:  # what a uvicorn worker thread does
         with session.write() as s:
-            writes.create(s, actor=session.actor, entity="inventory",
-                          data={"sku": "NEW-1", "name": "Desde la tablet", "quantity": "5"})  # fmt: skip
+            writes.create(
+                s,
+                actor=session.actor,
+                entity="inventory",
+                data={"sku": "NEW-1", "name": "Desde la tablet", "quantity": "5"},
+            )
 
     t = threading.Thread(target=lan_client)
     t.start()

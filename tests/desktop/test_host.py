@@ -1,0 +1,142 @@
+"""SiteHost order, and the whole app: the embedded server answers over HTTP while the
+window is open, a LAN client's write shows in the table, and quitting stops it all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.settings import Settings
+from core.site import set_state
+from desktop.host import SiteHost
+
+pytestmark = pytest.mark.qt
+
+
+class FakeAgent:
+    def __init__(self, log: list[str], store: Any, url: str) -> None:
+        self.log, self.url = log, url
+
+    def start(self) -> None:
+        self.log.append("agent start")
+
+    def stop(self) -> None:
+        self.log.append("agent stop")
+
+    def status(self) -> dict[str, Any]:
+        return {"state": "online", "pending": 0, "last_success": "now"}
+
+
+class FakeAnnouncer:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def stop(self) -> None:
+        self.log.append("unannounce")
+
+
+def test_start_and_stop_in_order(store: Any, site: Any, settings: Settings) -> None:
+    log: list[str] = []
+    set_state(store, "central_url", "https://central.invalid")
+    host = SiteHost(
+        settings,
+        store,
+        site,
+        port=0,
+        announce=False,
+        agent_factory=lambda st, url: FakeAgent(log, st, url),
+    )
+    host.start()
+    assert [(s.name, s.state) for s in host.steps] == [
+        ("local API", "started"),
+        ("announcement", "skipped"),
+        ("sync agent", "started"),
+    ]
+    assert host.sync_status()["state"] == "online"
+    url = host.server.url
+    assert httpx.get(f"{url}/api/health").status_code == 200
+    host.announcer = FakeAnnouncer(log)  # stands in for zeroconf: only the order matters
+    host.stop(dispose=False)
+    assert log == ["agent start", "unannounce", "agent stop"]
+    stops = [s.name for s in host.steps if s.state == "stopped"]
+    assert stops == ["announcement", "sync agent", "live broadcaster", "local API", "API context"]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/api/health", timeout=2)
+
+
+def test_a_missing_or_failing_service_does_not_stop_the_others(
+    store: Any, site: Any, settings: Settings
+) -> None:
+    def broken(st: Any, url: str) -> Any:
+        raise RuntimeError("central unreachable")
+
+    set_state(store, "central_url", "https://central.invalid")
+    host = SiteHost(settings, store, site, port=0, announce=False, agent_factory=broken)
+    host.start()
+    assert host.state("local API") == "started" and host.state("sync agent") == "failed"
+    host.stop(dispose=False)
+
+
+def test_the_app_serves_the_lan_while_open_and_stops_on_quit(
+    settings: Settings, qtbot: Any, tmp_path: Path
+) -> None:
+    from desktop.app import start
+    from desktop.demo import seed
+
+    running = start(settings, interactive=False, port=0, announce=False)
+    assert running is not None
+    qtbot.addWidget(running.window)
+    running.host.wait_started()
+    url = running.host.server.url
+    assert httpx.get(f"{url}/api/health").status_code == 200
+    session = running.session
+    seed(session.store, session.site, session.actor)
+    # An office user with a password logs in from a LAN browser and adds a stock item.
+    from core.services import writes
+
+    with session.write() as s:
+        writes.update(
+            s,
+            actor=session.actor,
+            entity="users",
+            id=session.actor.user_id,
+            data={"email": "office@example.com", "password": "correct horse"},
+        )
+    page = running.window.open("inventory")
+    before = page.model.total
+    with httpx.Client(base_url=url, timeout=10) as client:
+        token = client.post(
+            "/api/auth/login", json={"email": "office@example.com", "password": "correct horse"}
+        ).json()
+        reply = client.post(
+            "/api/inventory",
+            json={"sku": "LAN-1", "name": "Desde el navegador", "quantity": "3"},
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        assert reply.status_code in (200, 201), reply.text
+    qtbot.waitUntil(lambda: page.model.total == before + 1, timeout=5000)
+    assert "LAN-1" in {page.model.row_values(r)["sku"] for r in range(page.model.rowCount())}
+    tablets = running.window.open("tablets")
+    assert tablets.address.text().startswith("http://") and not tablets.qr.pixmap().isNull()
+    running.window.close()
+    running.shutdown()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/api/health", timeout=2)
+    assert running.host is None
+
+
+def test_cli_offscreen_smoke(
+    tmp_path: Path, qapp: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.cli import main
+
+    monkeypatch.setenv("STRUCTURA_PORT", "0")
+    monkeypatch.setenv("STRUCTURA_ANNOUNCE", "false")
+    monkeypatch.setenv("STRUCTURA_HOST", "127.0.0.1")
+    assert main(["--data-dir", str(tmp_path / "d"), "desktop", "--offscreen-smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "/api/health -> 200" in out and "pages: " in out
+    assert (tmp_path / "d" / "site.sqlite3").exists()
