@@ -280,13 +280,15 @@ class TokenPolicy:
     refresh_days: int = 14
 
 
-def _issue(
+def issue_tokens(
     session: Session,
     policy: TokenPolicy,
     user: User,
     device_id: str | None,
     family_id: str | None = None,
 ) -> TokenPair:
+    """A new login (or, with ``family_id``, the next link of one) for a user already
+    authenticated some other way (the desktop's own session, tests)."""
     now = utcnow()
     family_id = family_id or uuid7()
     refresh = new_token(32)
@@ -358,7 +360,7 @@ def _attempt(
                 ok = False
             else:
                 record_success(s, cand.org_id, cand.subject, device_id)
-                return _issue(s, policy, user, device_id)
+                return issue_tokens(s, policy, user, device_id)
     # Raised after the commit, so the failure counts.
     raise Unauthenticated(BAD_CREDENTIALS)
 
@@ -468,7 +470,7 @@ def refresh(
         else:
             row.used_at = now
             assert user is not None
-            return _issue(s, policy, user, device_id, family_id=row.family_id)
+            return issue_tokens(s, policy, user, device_id, family_id=row.family_id)
     # Raised after the commit, so the revocation stands.
     raise refused
 

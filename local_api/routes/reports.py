@@ -1,10 +1,12 @@
 """Finance and OEE reports. The arithmetic is ``core.finance`` and ``core.oee``."""
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from core.errors import Invalid
 from core.registry import FACTORY_READERS, OFFICE, registry
 from core.services.writes import Actor
 from local_api.deps import Deps, check_role
@@ -24,6 +26,14 @@ class Settlement(BaseModel):
 
 class ReportRow(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+def _check_range(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise Invalid(
+            "the period must end after it starts",
+            details=[{"field": "end", "message": "must be after start"}],
+        )
 
 
 def router(deps: Deps) -> APIRouter:
@@ -60,6 +70,7 @@ def router(deps: Deps) -> APIRouter:
     ) -> Any:
         deps.module_enabled(reg["shows"])
         check_role(actor, OFFICE, "see finance reports")
+        _check_range(start, end)
         from core import finance
 
         with ctx.store.read() as s:
@@ -84,6 +95,7 @@ def router(deps: Deps) -> APIRouter:
     ) -> Any:
         deps.module_enabled(reg["machines"])
         check_role(actor, FACTORY_READERS, "see OEE reports")
+        _check_range(start, end)
         from core import oee as oee_mod
 
         with ctx.store.read() as s:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.db import Store, sqlite_url
+from core.models import User
 from core.security import hash_secret
 from core.services import auth, writes
 from core.settings import Settings
@@ -175,15 +176,17 @@ def pin_login(client: ASGIClient, user_id: str, pin: str, device: str | None = N
 
 
 @pytest.fixture
-def tokens(client: ASGIClient, people: People) -> Callable[[str], dict[str, Any]]:
-    """Log a fixture user in by PIN (once per test) and return the token response."""
+def tokens(context: AppContext, people: People) -> Callable[[str], dict[str, Any]]:
+    """Tokens of a fixture user, minted directly (no argon2 per test; the login routes
+    have their own tests)."""
     cache: dict[str, dict[str, Any]] = {}
 
     def get(key: str) -> dict[str, Any]:
         if key not in cache:
-            r = pin_login(client, people[key], PINS[key])
-            assert r.status_code == 200, r.text
-            cache[key] = r.json()
+            with context.store.write() as s:
+                user = s.get(User, (context.site.org_id, people[key]))
+                pair = auth.issue_tokens(s, context.token_policy, user, None)
+            cache[key] = {"access_token": pair.access_token, "refresh_token": pair.refresh_token}
         return cache[key]
 
     return get

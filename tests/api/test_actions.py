@@ -1,0 +1,163 @@
+"""Shop-floor actions and reports through the API (the arithmetic is tested in core)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tests.api.conftest import People
+
+
+def test_job_lifecycle_by_its_operator(client: Any, as_: Any, factory: dict[str, Any]) -> None:
+    h = as_("operator")
+    job = factory["job"]
+    mine = client.get("/api/me/jobs", headers=h).json()
+    assert [j["id"] for j in mine] == [job["id"]]
+    r = client.post(f"/api/jobs/{job['id']}/start", headers={**h, "If-Match": str(job["version"])})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "IN_PROGRESS" and r.headers["etag"] == f'"{r.json()["version"]}"'
+    r = client.post(
+        f"/api/jobs/{job['id']}/progress", json={"produced": "250", "scrap": "5"}, headers=h
+    )
+    assert r.status_code == 200
+    assert Decimal(r.json()["produced_qty"]) == 250 and Decimal(r.json()["scrap_qty"]) == 5
+    r = client.post(f"/api/jobs/{job['id']}/pause", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "PAUSED"
+    r = client.post(f"/api/jobs/{job['id']}/start", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "IN_PROGRESS"
+    r = client.post(f"/api/jobs/{job['id']}/complete", json={"produced": "750"}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "COMPLETED"
+    assert Decimal(r.json()["produced_qty"]) == 1000
+    assert client.get("/api/me/jobs", headers=h).json() == []
+    # A completed job cannot be paused: a conflict with the current row.
+    r = client.post(f"/api/jobs/{job['id']}/pause", headers=h)
+    assert r.status_code == 409 and r.json()["current"]["status"] == "COMPLETED"
+
+
+def test_operator_cannot_run_another_operators_job(
+    client: Any, as_: Any, factory: dict[str, Any]
+) -> None:
+    other = factory["other_job"]
+    r = client.post(f"/api/jobs/{other['id']}/start", headers=as_("operator"))
+    assert r.status_code == 403
+
+
+def test_stale_action_version(client: Any, as_: Any, factory: dict[str, Any]) -> None:
+    job = factory["job"]
+    h = as_("operator")
+    client.post(f"/api/jobs/{job['id']}/start", headers=h)
+    r = client.post(
+        f"/api/jobs/{job['id']}/progress", json={"produced": "1", "version": 1}, headers=h
+    )
+    assert r.status_code == 409 and r.json()["current"]["status"] == "IN_PROGRESS"
+
+
+def test_progress_validation(client: Any, as_: Any, factory: dict[str, Any]) -> None:
+    job = factory["job"]
+    for body in ({"produced": "-1"}, {}, {"produced": "1", "extra": 1}, {"produced": "abc"}):
+        r = client.post(f"/api/jobs/{job['id']}/progress", json=body, headers=as_("operator"))
+        assert r.status_code == 422, body
+
+
+def test_machine_status_downtime_and_alerts(
+    client: Any, admin: Any, as_: Any, factory: dict[str, Any]
+) -> None:
+    h = as_("operator")
+    mid = factory["machine"]["id"]
+    r = client.post(
+        f"/api/machines/{mid}/status", json={"status": "ERROR", "note": "jam"}, headers=h
+    )
+    assert r.status_code == 200 and r.json()["status"] == "ERROR"
+    alerts = client.get("/api/alerts?dismissed_at__isnull=true", headers=h).json()["items"]
+    assert alerts and alerts[0]["severity"] == "CRITICAL"
+    r = client.post(f"/api/alerts/{alerts[0]['id']}/dismiss", headers=h)
+    assert r.status_code == 200 and r.json()["dismissed_at"]
+    assert (
+        client.post(f"/api/machines/{mid}/status", json={"status": "BROKEN"}, headers=h).status_code
+        == 422
+    )
+    r = client.post(
+        f"/api/machines/{mid}/downtime", json={"reason": "BREAKDOWN", "notes": "jam"}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    dt = r.json()
+    assert dt["ended_at"] is None and dt["reason"] == "BREAKDOWN"
+    r = client.post(f"/api/downtimes/{dt['id']}/end", headers=h)
+    assert r.status_code == 200 and r.json()["ended_at"]
+    assert client.post(f"/api/downtimes/{dt['id']}/end", headers=h).status_code == 409
+
+
+def test_board(client: Any, as_: Any, factory: dict[str, Any]) -> None:
+    job = factory["job"]
+    client.post(f"/api/jobs/{job['id']}/start", headers=as_("operator"))
+    cards = client.get("/api/board", headers=as_("operator")).json()
+    assert len(cards) == 1
+    card = cards[0]
+    assert card["id"] == factory["machine"]["id"] and card["status"] == "RUNNING"
+    assert card["current_job"]["id"] == job["id"]
+
+
+def test_settlement_and_finance_totals(admin: Any, people: People) -> None:
+    # domain.md's example: G = 10,000 GBP, wht 20 %, booking 10 %, manager 15 % of gross.
+    show = admin.post(
+        "/api/shows",
+        json={
+            "city": "London",
+            "country": "gb",
+            "starts_at": "2026-05-01T20:00:00+01:00",
+            "fee": "10000",
+            "currency": "GBP",
+            "wht_pct": "20",
+            "booking_pct": "10",
+            "mgmt_pct": "15",
+            "tour": "Spring",
+            "status": "confirmed",
+            "fx_rate": "1.17",
+        },
+    )
+    assert show.status_code == 201, show.text
+    sid = show.json()["id"]
+    for type_, amount in (("sound", "800"), ("light", "600"), ("transport", "1100")):
+        r = admin.post(
+            "/api/show_costs",
+            json={"show_id": sid, "type": type_, "amount": amount, "currency": "GBP"},
+        )
+        assert r.status_code == 201, r.text
+    st = admin.get(f"/api/shows/{sid}/settlement")
+    assert st.status_code == 200, st.text
+    assert Decimal(st.json()["net"]) == Decimal("3000")
+    assert admin.get("/api/shows/missing/settlement").status_code == 404
+    for group in ("month", "tour", "currency"):
+        r = admin.get(f"/api/reports/finance?group_by={group}")
+        assert r.status_code == 200 and len(r.json()) == 1, r.text
+    assert admin.get("/api/reports/finance?group_by=week").status_code == 422
+    r = admin.get("/api/reports/finance?start=2026-06-01T00:00:00Z")
+    assert r.status_code == 200 and r.json() == []
+    assert admin.get("/api/reports/finance?start=2026-06-01").status_code == 422
+
+
+def test_oee_report(client: Any, as_: Any, factory: dict[str, Any]) -> None:
+    h = as_("operator")
+    job = factory["job"]
+    client.post(f"/api/jobs/{job['id']}/start", headers=h)
+    client.post(f"/api/jobs/{job['id']}/progress", json={"produced": "100"}, headers=h)
+    for period in ("day", "shift", "range"):
+        r = client.get(f"/api/reports/oee?period={period}", headers=h)
+        assert r.status_code == 200, r.text
+    rows = client.get(
+        f"/api/reports/oee?period=range&machine_id={factory['machine']['id']}", headers=h
+    ).json()
+    assert len(rows) == 1 and Decimal(rows[0]["produced"]) == 100
+    bad = client.get(
+        "/api/reports/oee?start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", headers=h
+    )
+    assert bad.status_code == 422
+
+
+def test_sync_status(client: Any, as_: Any, context: Any) -> None:
+    assert client.get("/api/sync/status", headers=as_("crew")).json() == {"state": "not configured"}
+    context.sync_status = lambda: {"state": "idle", "pending": 3}
+    assert client.get("/api/sync/status", headers=as_("crew")).json() == {
+        "state": "idle",
+        "pending": 3,
+    }
