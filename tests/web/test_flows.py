@@ -123,6 +123,14 @@ def test_report_downtime_and_machine_status(new_page) -> None:
     expect(page.locator("#toasts")).to_contain_text("Panelizado 4 está ahora en Avería")
     expect(card).to_have_attribute("data-status", "ERROR", timeout=1500)
 
+    # The ERROR raised an alert; alerts are dismissed with one tap.
+    page.locator('#nav a[href="/app/alerts"]').click()
+    alert = page.locator('#alerts [data-alert-id="a2"]')
+    expect(page.locator("#alerts")).to_contain_text("Fuga de aceite")
+    alert.get_by_role("button", name="Descartar").click()
+    expect(page.locator("#toasts")).to_contain_text("Alerta descartada")
+    expect(alert).to_have_count(0)
+
 
 def test_day_sheet_in_the_shows_time_zone(new_page) -> None:
     page = new_page(viewport=PHONE)
@@ -231,3 +239,17 @@ def test_idle_timeout_drops_the_login(new_page) -> None:
     expect(page).to_have_url(re.compile(r"/app/login\?reason=idle"), timeout=4000)
     assert page.evaluate("sessionStorage.getItem('structura.access')") is None
     expect(page.locator("#user-list button").first).to_be_visible()
+
+
+def test_expired_access_token_is_refreshed_quietly(new_page) -> None:
+    page = new_page()
+    login(page, "bruno", "/app/messages")
+    old_refresh = page.evaluate("sessionStorage.getItem('structura.refresh')")
+    page.evaluate("sessionStorage.setItem('structura.access', 'expired-or-garbage')")
+    page.locator("#message-to").select_option("ana")
+    page.locator("#message-body").fill("Turno de tarde cubierto")
+    page.locator("#message-send").click()
+    expect(page.locator("#toasts")).to_contain_text("Message sent to Ana Ruiz")  # Bruno: en
+    # The refresh token was rotated: the old one is gone from the tab.
+    assert page.evaluate("sessionStorage.getItem('structura.refresh')") != old_refresh
+    expect(page).to_have_url(re.compile(r"/app/messages$"))

@@ -18,12 +18,15 @@ def test_screenshots(new_page, width: str) -> None:
     shot(page, f"login-{width}")
     page.locator('button[data-user-id="ana"]').click()
     shot(page, f"keypad-{width}")
+    assert_touch_targets(page)
     login(page, "ana")
     page.wait_for_url("**/app/jobs")
     page.locator("#jobs .card").first.wait_for()
     shot(page, f"jobs-{width}")
+    assert_touch_targets(page)
     page.goto("/app/board")
     page.locator("#board .card").first.wait_for()
+    assert_touch_targets(page)
     page.locator('#live-state[data-state="live"]').wait_for()
     shot(page, f"board-{width}")
     page.locator('#board .card[data-machine-id="m2"] button.btn-warn').click()
@@ -53,3 +56,18 @@ def test_screenshots(new_page, width: str) -> None:
     office.goto("/app/shows/s2")
     office.locator("table.settlement").wait_for()
     shot(office, f"settlement-{width}")
+
+
+def assert_touch_targets(page) -> None:
+    """Every visible control is at least 44 x 44 CSS pixels. Check boxes and radios are
+    excluded: their whole label is the target (.check, .choice are 48 px high)."""
+    small = page.evaluate(
+        """() => Array.from(document.querySelectorAll(
+              "button, input:not([type=checkbox]):not([type=radio]), select, textarea, "
+              + ".tabs a, a.btn"))
+            .filter((el) => el.offsetParent !== null)
+            .map((el) => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
+            .filter(([, r]) => r.height < 44 || r.width < 44)
+            .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+    )
+    assert not small, small

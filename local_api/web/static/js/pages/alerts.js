@@ -20,7 +20,7 @@ function item(alert, machines) {
     } catch (err) { explain(err); }
   }));
   const machine = machines.get(alert.machine_id);
-  return h("li", { class: `row alert sev-${alert.severity.toLowerCase()}`,
+  return h("li", { class: `row alert alert-${alert.severity.toLowerCase()}`,
     dataset: { alertId: alert.id } },
   h("div", { class: "row-main" },
     h("span", { class: `badge sev-${alert.severity.toLowerCase()}`,
