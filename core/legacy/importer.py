@@ -1,0 +1,346 @@
+"""The legacy import: exports -> rows through the one write path, in one transaction.
+
+- Rows keep their legacy ids and go through ``core.services.writes.create`` with the
+  system actor, so each gets its audit entry and outbox entry and syncs like any other.
+- Order follows the references: users, clients, projects, machines (without their
+  current job), jobs, then the machines' current job, inventory, alerts, messages,
+  events; shows, then their costs.
+- Idempotent: a row whose id is already in the store is skipped and counted as already
+  present, never overwritten; if its stored fields differ from the file it is listed
+  in ``ImportReport.differs`` so a person can decide.
+- Atomic: everything is written in one ``store.write()`` transaction; any exception,
+  Ctrl-C or a killed process leaves the store as it was. Rows the import refuses are
+  refused before anything of theirs is added to the session, so a refusal never
+  breaks the transaction.
+- PINs are hashed up front in a thread pool (argon2 releases the GIL) and passed as
+  ``hashed_secrets``; the plaintext never reaches the write path, the row, the audit
+  log, the outbox, ``extra`` or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import Store
+from core.errors import Conflict, DomainError, Invalid
+from core.legacy.files import Export
+from core.legacy.mapping import MappedRow, RowRefused, map_row
+from core.legacy.report import ImportReport, Progress, Refusal
+from core.registry import spec_for
+from core.security import hash_secret
+from core.serial import normalise
+from core.services import writes
+
+log = logging.getLogger(__name__)
+
+ORDER = (
+    "users",
+    "clients",
+    "projects",
+    "machines",
+    "jobs",
+    "inventory",
+    "alerts",
+    "messages",
+    "events",
+    "shows",
+    "show_costs",
+)
+# Rows refused with their parent: child entity -> (reference field, parent entity).
+PARENTS = {"show_costs": ("show_id", "shows")}
+PROGRESS_EVERY = 500
+_CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
+
+ProgressFn = Callable[[Progress], None]
+
+
+class _Pending:
+    __slots__ = ("file", "hashed", "index", "row")
+
+    def __init__(self, row: MappedRow, file: str, index: int) -> None:
+        self.row = row
+        self.file = file
+        self.index = index
+        self.hashed: dict[str, str] = {}
+
+
+def map_exports(
+    exports: Sequence[Export], report: ImportReport, *, now: datetime
+) -> dict[str, list[_Pending]]:
+    """Map every row; refuse what cannot be mapped and later duplicates of an id."""
+    out: dict[str, list[_Pending]] = {e: [] for e in ORDER}
+    for entity in ORDER:
+        seen: set[str] = set()
+        dropped: set[str] = set()
+        for export in exports:
+            fname = export.path.name
+            for index, raw in enumerate(export.tables.get(entity, ())):
+                if not isinstance(raw, dict):
+                    report.refuse(Refusal(entity, None, "row", "not an object", fname, index))
+                    continue
+                raw_id = raw.get("id")
+                key = str(raw_id).strip() if raw_id is not None else None
+                if key and key in seen:
+                    report.refuse(
+                        Refusal(
+                            entity,
+                            key,
+                            "id",
+                            "duplicate id: an earlier row has the same id; the first is kept",
+                            fname,
+                            index,
+                        )
+                    )
+                    continue
+                if key:
+                    seen.add(key)
+                try:
+                    row = map_row(entity, raw, now=now)
+                except RowRefused as exc:
+                    report.refuse(Refusal(entity, key, exc.field, exc.message, fname, index))
+                    continue
+                dropped.update(row.dropped)
+                out[entity].append(_Pending(row, fname, index))
+        for key in sorted(dropped):
+            report.warnings.append(f"{entity}: dropped field '{key}' (looks like a secret)")
+    return out
+
+
+def _existing(session: Session, entity: str, org_id: str, ids: Iterable[str]) -> dict[str, Any]:
+    model = spec_for(entity).model
+    ids = list(ids)
+    found: dict[str, Any] = {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        stmt = select(model).where(model.org_id == org_id, model.id.in_(chunk))
+        found.update((r.id, r) for r in session.scalars(stmt))
+    return found
+
+
+def _existing_ids(store: Store, org_id: str, pending: dict[str, list[_Pending]]) -> set[str]:
+    with store.read() as session:
+        ids = [p.row.id for p in pending["users"]]
+        return set(_existing(session, "users", org_id, ids))
+
+
+def hash_secrets(
+    pending: list[_Pending],
+    *,
+    skip: set[str],
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Hash the plaintext secrets of rows to be created, in parallel; drop the plaintext."""
+    jobs = [
+        (p, name, secret)
+        for p in pending
+        if p.row.id not in skip
+        for name, secret in p.row.secrets.items()
+    ]
+    for p in pending:
+        p.row.secrets = {}  # from here on only hashes exist
+    if not jobs:
+        return 0
+    workers = workers or min(8, max(2, (os.cpu_count() or 2) * 2))
+    digests = 0
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pin-hash") as pool:
+        for (p, name, _), digest in zip(
+            jobs, pool.map(hash_secret, [j[2] for j in jobs]), strict=True
+        ):
+            p.hashed[name] = digest
+            digests += 1
+            if progress and digests % 50 == 0:
+                progress(digests)
+    jobs.clear()
+    return digests
+
+
+def _refusal_from(exc: DomainError, pending: _Pending) -> Refusal:
+    row = pending.row
+    details = exc.details if isinstance(exc.details, list) else []
+    pairs = [(row.legacy_field(d.get("field", "")), d.get("message", "")) for d in details]
+    if not pairs:
+        pairs = [("row", exc.message)]
+    if len(pairs) == 1:
+        field, message = pairs[0]
+    else:
+        field = pairs[0][0]
+        message = "; ".join(f"{f}: {m}" for f, m in pairs)
+    return Refusal(row.entity, row.id, field, message, pending.file, pending.index)
+
+
+def _differences(entity: str, row: MappedRow, stored: Any) -> list[str]:
+    spec = spec_for(entity)
+    try:
+        values = normalise(spec.model, writes.validate_create(spec, row.data))
+        given = {k: values[k] for k in row.data if k in values}
+    except Invalid:
+        given = dict(row.data)
+    return sorted(
+        k
+        for k, v in given.items()
+        if k not in spec.secret_inputs and hasattr(stored, k) and getattr(stored, k) != v
+    )
+
+
+class _Run:
+    def __init__(
+        self,
+        session: Session,
+        org_id: str,
+        report: ImportReport,
+        total: int,
+        progress: ProgressFn | None,
+        done: int,
+    ) -> None:
+        self.session = session
+        self.actor = writes.Actor.system(org_id)
+        self.org_id = org_id
+        self.report = report
+        self.total = total
+        self.progress = progress
+        self.done = done
+        self.refused: dict[str, set[str]] = {e: set() for e in ORDER}
+        # Strong references keep created rows in the session's (weak) identity map, so
+        # the write path's reference checks find them without a query.
+        self.keep: list[Any] = []
+
+    def tick(self, stage: str, force: bool = False) -> None:
+        self.done += 1
+        if self.progress and (force or self.done % PROGRESS_EVERY == 0):
+            self.progress(Progress(stage, self.done, self.total))
+
+    def entity(
+        self, entity: str, pending: list[_Pending], *, omit: tuple[str, ...] = ()
+    ) -> list[_Pending]:
+        """Create the rows of one entity; returns the ones created."""
+        report = self.report
+        stored = _existing(self.session, entity, self.org_id, (p.row.id for p in pending))
+        parent = PARENTS.get(entity)
+        created: list[_Pending] = []
+        for p in pending:
+            row = p.row
+            self.tick(entity)
+            if row.id in stored:
+                report.count(report.already_present, entity)
+                diff = _differences(entity, row, stored[row.id])
+                if diff:
+                    report.differs.append({"entity": entity, "id": row.id, "fields": diff})
+                continue
+            if parent and row.data.get(parent[0]) in self.refused[parent[1]]:
+                self._refuse(
+                    Refusal(
+                        entity,
+                        row.id,
+                        row.legacy_field(parent[0]),
+                        f"parent {parent[1].removesuffix('s')} refused",
+                        p.file,
+                        p.index,
+                    )
+                )
+                continue
+            try:
+                obj = writes.create(
+                    self.session,
+                    actor=self.actor,
+                    entity=entity,
+                    data={k: v for k, v in row.data.items() if k not in omit} if omit else row.data,
+                    id=row.id,
+                    extra=row.extra or None,
+                    hashed_secrets=p.hashed or None,
+                )
+            except Conflict as exc:
+                if exc.current is not None:  # written meanwhile by someone else
+                    report.count(report.already_present, entity)
+                    continue
+                self._refuse(_refusal_from(exc, p))
+                continue
+            except DomainError as exc:
+                self._refuse(_refusal_from(exc, p))
+                continue
+            self.keep.append(obj)
+            report.count(report.imported, entity)
+            created.append(p)
+        if self.progress:
+            self.progress(Progress(entity, self.done, self.total))
+        return created
+
+    def _refuse(self, refusal: Refusal) -> None:
+        self.report.refuse(refusal)
+        if refusal.id is not None:
+            self.refused[refusal.entity].add(refusal.id)
+
+    def link_current_jobs(self, machines: list[tuple[str, str]]) -> None:
+        """Machines and jobs point at each other: the current job is set once jobs exist."""
+        for machine_id, job_id in machines:
+            try:
+                writes.update(
+                    self.session,
+                    actor=self.actor,
+                    entity="machines",
+                    id=machine_id,
+                    data={"current_job_id": job_id},
+                )
+            except DomainError:
+                self.report.warnings.append(
+                    f"machines {machine_id}: current job '{job_id}' was not imported; left empty"
+                )
+
+
+def run_import(
+    store: Store,
+    exports: Sequence[Export],
+    *,
+    org_id: str,
+    progress: ProgressFn | None = None,
+    hash_workers: int | None = None,
+    now: datetime | None = None,
+) -> ImportReport:
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    report = ImportReport(files=[str(e.path) for e in exports], org_id=org_id)
+    pending = map_exports(exports, report, now=now)
+    total = sum(len(v) for v in pending.values())
+    present_users = _existing_ids(store, org_id, pending)
+    secrets = sum(len(p.row.secrets) for p in pending["users"] if p.row.id not in present_users)
+    total += secrets
+
+    def hashed(n: int) -> None:
+        if progress:
+            progress(Progress("hashing", n, total))
+
+    hash_secrets(pending["users"], skip=present_users, workers=hash_workers, progress=hashed)
+
+    with store.write() as session:
+        run = _Run(session, org_id, report, total, progress, secrets)
+        links: list[tuple[str, str]] = []
+        for entity in ORDER:
+            omit = ("current_job_id",) if entity == "machines" else ()
+            created = run.entity(entity, pending[entity], omit=omit)
+            if entity == "machines":
+                # Only machines created now: a machine already present is never touched.
+                links = [
+                    (p.row.id, p.row.data["current_job_id"])
+                    for p in created
+                    if p.row.data.get("current_job_id")
+                ]
+            elif entity == "jobs":
+                run.link_current_jobs(links)
+            pending[entity] = []  # free memory as we go
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "legacy import: %d imported, %d already present, %d refused",
+        report.total_imported,
+        sum(report.already_present.values()),
+        len(report.refused),
+    )
+    return report
