@@ -7,6 +7,7 @@ dialects (see migrations/README.md to regenerate).
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,38 @@ def test_downgrade_to_base_and_up_again(empty_store: Store) -> None:
 
     assert schema.current_revision(empty_store) == schema.head_revision()
     assert schema_diff(empty_store) == []
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+def test_concurrent_upgrades_run_one_after_the_other(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Two processes opening one new database at once (BEGIN IMMEDIATE on SQLite, an
+    # advisory lock on PostgreSQL): the second finds the schema at head.
+    url = sqlite_url(tmp_path / "c.db") if dialect == "sqlite" else None
+    stores = [Store(url or request.getfixturevalue("pg_url")) for _ in range(2)]
+    start = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def run(store: Store) -> None:
+        try:
+            start.wait()
+            schema.upgrade(store)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        assert schema.current_revision(stores[0]) == schema.head_revision()
+        assert schema_diff(stores[0]) == []
+    finally:
+        for s in stores:
+            s.dispose()
 
 
 def test_upgrade_keeps_sqlite_connection_setup(tmp_path: Path) -> None:

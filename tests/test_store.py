@@ -301,10 +301,14 @@ def test_acknowledged_writes_survive_kill_9(store: Store, site: SiteInfo, tmp_pa
                         )
                     )
                 )
+                # Row and outbox entry commit together or not at all.
+                made = count(s, Client)
+                outboxed = count(s, OutboxEntry, entity="clients", kind="create")
         finally:
             reopened.dispose()
         assert rows == set(acked)
         assert queued == set(acked)
+        assert made == outboxed
     assert len(acked) >= 15
 
 
