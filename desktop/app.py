@@ -53,7 +53,7 @@ def qt_app(argv: list[str] | None = None) -> Any:
         app.setOrganizationName("Structura")
         apply_theme(app)
         follow_os(app)
-    set_language(detect_language())
+        set_language(detect_language())
     return app
 
 

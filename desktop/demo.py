@@ -21,6 +21,7 @@ MACHINES = [
     ("Paneles SIP", "PANELES_SIP", "#1aa3a3"),
     ("Herrería H-3", "HERRERIA", "#b35c1e"),
 ]
+REASONS = ["BREAKDOWN", "SETUP", "MATERIAL"]
 PRODUCTS = ["Perfil C", "Panel", "Correa Z", "Chapa", "Viga"]
 CITIES = [
     ("Madrid", "ES", "Europe/Madrid", "WiZink Center", "EUR"),
@@ -141,25 +142,36 @@ def seed(store: Any, site: Any, actor: Actor, *, seed: int = 7) -> dict[str, lis
                 "messages",
                 {"to_user_id": actor.user_id, "body": "Revisar OT-1021 antes del turno de noche"},
             )
-            # History for the OEE chart: a fortnight of production and stops.
+            # History for the OEE chart: a fortnight of one 06:00-14:00 shift a day (the
+            # rest of the day a planned stop), with some unplanned stops in the shift.
             for day in range(14, 0, -1):
                 start = datetime.combine(date.today() - timedelta(days=day), time(6), UTC)
                 for m_i, mid in enumerate(ids["machines"][:4]):
-                    qty = Decimal(rnd.randint(9000, 16000))
+                    stop = rnd.randint(15, 90)
+                    qty = Decimal(int((480 - stop) * 40 * rnd.uniform(0.78, 0.96)))
+                    scrap = int(qty * Decimal(rnd.randint(1, 5)) / 100)
+                    payload = {"machine_id": mid, "qty": str(qty), "scrap": str(scrap)}
                     add(
                         s,
                         "events",
                         {
                             "type": "PRODUCTION",
-                            "at": start + timedelta(hours=8),
-                            "payload": {
-                                "machine_id": mid,
-                                "qty": str(qty),
-                                "scrap": str(int(qty * Decimal(rnd.randint(1, 6)) / 100)),
-                            },
+                            "at": start + timedelta(hours=7),
+                            "payload": payload,
                         },
                     )
-                    stop = rnd.randint(10, 240)
+                    for off_from, off_to in ((-6, 0), (8, 18)):  # 00-06 and 14-24
+                        add(
+                            s,
+                            "downtimes",
+                            {
+                                "machine_id": mid,
+                                "reason": "PLANNED_STOP",
+                                "planned": True,
+                                "started_at": start + timedelta(hours=off_from),
+                                "ended_at": start + timedelta(hours=off_to),
+                            },
+                        )
                     add(
                         s,
                         "downtimes",
@@ -167,7 +179,7 @@ def seed(store: Any, site: Any, actor: Actor, *, seed: int = 7) -> dict[str, lis
                             "machine_id": mid,
                             "started_at": start + timedelta(hours=2 + m_i),
                             "ended_at": start + timedelta(hours=2 + m_i, minutes=stop),
-                            "reason": rnd.choice(["BREAKDOWN", "SETUP", "MATERIAL"]),
+                            "reason": rnd.choice(REASONS),
                         },
                     )
         # A few machines at work, through the same actions the tablets use.

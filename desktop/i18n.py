@@ -159,6 +159,25 @@ ES: dict[str, str] = {
     "Show": "Concierto",
     "Travel": "Viajes",
     "Nothing planned": "Nada previsto",
+    "RUNNING": "EN MARCHA",
+    "IDLE": "EN ESPERA",
+    "MAINTENANCE": "MANTENIMIENTO",
+    "ERROR": "AVERÍA",
+    "OFFLINE": "DESCONECTADA",
+    "queue": "cola",
+    "next": "siguiente",
+    "Formula": "Fórmula",
+    "sum of costs": "suma de costes",
+    "production": "producción",
+    "Amount": "Importe",
+    "Invalid format": "Formato no válido",
+    "Not a valid e-mail address": "Correo electrónico no válido",
+    "Must be at least {n}": "Debe ser al menos {n}",
+    "Must be at most {n}": "Debe ser como mucho {n}",
+    "Must be greater than {n}": "Debe ser mayor que {n}",
+    "At most {n} characters": "Como mucho {n} caracteres",
+    "At most {n} decimal places": "Como mucho {n} decimales",
+    "Choose one of: {options}": "Elija uno de: {options}",
 }
 
 
@@ -193,4 +212,6 @@ def entity_label(spec: object) -> str:
 
 def field_label(name: str) -> str:
     text = tr(name)
-    return text.replace("_id", "").replace("_", " ").capitalize()
+    if text == name:  # no translation: derive from the name (machine_id -> Machine)
+        text = name.removesuffix("_id") if name != "tax_id" else "tax ID"
+    return text.replace("_", " ")[:1].upper() + text.replace("_", " ")[1:]

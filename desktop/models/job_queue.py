@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from core.models import Job
 from desktop.i18n import field_label
-from desktop.models.formatting import display
+from desktop.models.formatting import display, is_numeric
 
 MIME = "application/x-structura-job-ids"
 OPEN = ("IN_PROGRESS", "PAUSED", "PENDING")
@@ -94,6 +94,8 @@ class JobQueueModel(QAbstractTableModel):
             return display(job[name])
         if role == Qt.ItemDataRole.EditRole:
             return job[name]
+        if role == Qt.ItemDataRole.TextAlignmentRole and is_numeric(job[name]):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == ID_ROLE:
             return job["id"]
         return None

@@ -20,7 +20,10 @@ def field_errors(exc: DomainError) -> dict[str, str]:
     out: dict[str, str] = {}
     for d in exc.details or []:
         if isinstance(d, dict) and d.get("field"):
-            out.setdefault(str(d["field"]).split(".")[0], str(d.get("message", "")))
+            message = str(d.get("message", "")).removeprefix("Value error, ")
+            if message.startswith("String should match pattern"):
+                message = tr("Invalid format")
+            out.setdefault(str(d["field"]).split(".")[0], message)
     return out
 
 

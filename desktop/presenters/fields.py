@@ -140,6 +140,25 @@ def check_field(model: type[BaseModel], name: str, value: Any, required: bool) -
     try:
         model.model_validate({name: value})
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        return str(err["msg"])
+        return friendly(name, exc.errors(include_url=False)[0])
     return ""
+
+
+def friendly(name: str, err: Any) -> str:
+    """A pydantic error in words for people (no regular expressions on screen)."""
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return tr("Not a valid e-mail address") if "email" in name else tr("Invalid format")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        key = {"greater_than_equal": ("ge", "Must be at least {n}"),
+               "greater_than": ("gt", "Must be greater than {n}"),
+               "less_than_equal": ("le", "Must be at most {n}"),
+               "less_than": ("lt", "Must be at most {n}")}[kind]  # fmt: skip
+        return tr(key[1], n=ctx.get(key[0], ""))
+    if kind == "string_too_long":
+        return tr("At most {n} characters", n=ctx.get("max_length", ""))
+    if kind == "decimal_max_places":
+        return tr("At most {n} decimal places", n=ctx.get("decimal_places", ""))
+    if kind == "literal_error":
+        return tr("Choose one of: {options}", options=ctx.get("expected", ""))
+    return str(err.get("msg", "")).removeprefix("Value error, ")

@@ -67,14 +67,16 @@ def oee_per_machine(session: Any, *, days: int = 14) -> dict[str, list[tuple[str
     """{machine name: [(day, OEE 0..1)]} over the last ``days`` days."""
     from core.oee import oee_report
 
-    now = datetime.now(UTC)
-    start = datetime.combine((now - timedelta(days=days - 1)).date(), time(), UTC)
+    # Whole days only: today so far would read as a collapse every morning.
+    end = datetime.combine(datetime.now(UTC).date(), time(), UTC)
+    start = end - timedelta(days=days)
     with session.read() as s:
-        rows = oee_report(s, org_id=session.org_id, period="day", start=start, end=now)
+        rows = oee_report(s, org_id=session.org_id, period="day", start=start, end=end)
     series: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for r in rows:
         value = r.get("oee")
         series[r.get("machine", r.get("machine_id", "?"))].append(
             (str(r["start"])[:10], float(value) if value is not None else 0.0)
         )
-    return dict(series)
+    # Machines that made nothing in the period (no production recorded) are left out.
+    return {k: v for k, v in series.items() if any(value > 0 for _, value in v)}

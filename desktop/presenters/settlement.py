@@ -6,13 +6,14 @@ The numbers come from ``core.finance`` (the same function the API and reports us
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from core.models import Show, ShowCost
 from desktop.i18n import tr
-from desktop.models.formatting import money
+from desktop.models.formatting import format_decimal, money
 
 LABELS = {
     "gross": "Gross fee",
@@ -48,6 +49,14 @@ class SettlementView:
         return "\n".join(out)
 
 
+def _tidy(formula: str) -> str:
+    """15.0000% -> 15%, 12.5000% -> 12.5% (the stored scale is not the user's)."""
+    text = re.sub(
+        r"(\d+(?:\.\d+)?)%", lambda m: format_decimal(Decimal(m.group(1))) + " %", formula
+    )
+    return text.replace("sum of costs", tr("sum of costs")).replace("production", tr("production"))
+
+
 def settlement_view(session: Any, show_id: str) -> SettlementView:
     from core.finance import settlement
 
@@ -65,7 +74,7 @@ def settlement_view(session: Any, show_id: str) -> SettlementView:
     cur = data["currency"]
     lines = []
     for ln in data.get("lines", []):
-        formula = ln["formula"]
+        formula = _tidy(ln["formula"])
         if ln["label"] == "costs" and Decimal(data.get("production_costs", "0")):
             formula += f" ({tr('of which production')} {money(data['production_costs'], cur)})"
         lines.append(

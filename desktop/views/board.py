@@ -3,6 +3,7 @@ reaches the store (a tablet starting a job, a pulled change)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
@@ -16,10 +17,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.i18n import tr
 from desktop.models.board import CARD_ROLE, BoardModel
+from desktop.models.formatting import display
 from desktop.theme import STATUS_COLORS
 
 CARD = QSize(250, 150)
+
+
+def _qty(text: str | None) -> str:
+    return display(Decimal(text)) if text else "0"
 
 
 class CardDelegate(QStyledItemDelegate):
@@ -54,7 +61,7 @@ class CardDelegate(QStyledItemDelegate):
         painter.setFont(option.font)
         painter.setPen(status_colour)
         painter.drawText(QRect(x, r.top() + 32, w, 18), Qt.AlignmentFlag.AlignLeft,
-                         f"● {card['status']}")  # fmt: skip
+                         f"● {tr(card['status'])}")  # fmt: skip
         painter.setPen(pal.text().color())
         job = card.get("current_job")
         line = job["title"] if job else "—"
@@ -73,13 +80,13 @@ class CardDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(QRect(bar.left(), bar.top(), int(w * progress / 100), 8), 4, 4)
             painter.setPen(pal.text().color())
             painter.drawText(QRect(x, r.top() + 90, w, 18), Qt.AlignmentFlag.AlignLeft,
-                             f"{progress:.0f} % · {job['produced_qty']}/{job['quantity']} "
-                             f"{job['unit']}")  # fmt: skip
+                             f"{progress:.0f} % · {_qty(job['produced_qty'])} / "
+                             f"{_qty(job['quantity'])} {job['unit']}")  # fmt: skip
         nxt = card.get("next_job")
         oee = card.get("oee_today")
-        foot = f"queue {card['queue_length']}"
+        foot = f"{tr('queue')} {card['queue_length']}"
         if nxt:
-            foot += f" · next: {nxt['title']}"
+            foot += f" · {tr('next')}: {nxt['title']}"
         if oee is not None:
             foot += f" · OEE {float(oee) * 100:.0f} %"
         if card.get("open_alerts"):

@@ -3,11 +3,24 @@ PySide6-Essentials, and these two charts need little)."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 PALETTE = ["#3d7eff", "#2e9e44", "#d99a00", "#d64545", "#8e5cd9", "#1aa3a3", "#b35c1e"]
+
+
+def nice_top(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 x 10^n at or above ``value``: round axis labels."""
+    if value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * 10**exp >= value:
+            return step * 10**exp
+    return 10 ** (exp + 1)
 
 
 class ChartWidget(QWidget):
@@ -55,7 +68,7 @@ class ChartWidget(QWidget):
             p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "—")
             p.end()
             return
-        top = 1.0 if self.percent else max(max(values), 1.0) * 1.1
+        top = 1.0 if self.percent else nice_top(max(values))
         grid = QColor(pal.mid().color())
         for i in range(5):
             y = plot.bottom() - plot.height() * i / 4

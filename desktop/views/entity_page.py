@@ -162,7 +162,8 @@ class EntityPage(QWidget):
         # Size to the first page only: resizeColumnsToContents on a big model is slow.
         header = self.table.horizontalHeader()
         for c in range(self.model.columnCount()):
-            header.resizeSection(c, max(80, min(220, self.table.sizeHintForColumn(c) + 16)))
+            want = max(self.table.sizeHintForColumn(c), header.sectionSizeHint(c)) + 12
+            header.resizeSection(c, max(70, min(240, want)))
 
     def _update_count(self) -> None:
         self.count.setText(tr("{n} rows", n=f"{self.model.total:,}"))

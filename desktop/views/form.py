@@ -30,7 +30,10 @@ class FormWidget(QScrollArea):
         self.presenter = presenter
         self.setWidgetResizable(True)
         inner = QWidget()
-        self.layout_ = QFormLayout(inner)
+        outer = QVBoxLayout(inner)
+        self.layout_ = QFormLayout()
+        outer.addLayout(self.layout_)
+        outer.addStretch(1)  # rows keep their height; spare room goes below
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.layout_.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.editors: dict[str, QWidget] = {}

@@ -60,7 +60,9 @@ class MainWindow(QMainWindow):
 
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
-        self.nav.setMaximumWidth(220)
+        self.nav.setMaximumWidth(240)
+        self.nav.setSpacing(1)
+        self.nav.setStyleSheet("QListWidget#nav { padding: 4px; font-size: 10.5pt; }")
         self.stack = QStackedWidget()
         self.pages: dict[str, QWidget] = {}
         self._factories: dict[str, Callable[[], QWidget]] = {}
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.nav)
         splitter.addWidget(self.stack)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([200, 1080])
         self.setCentralWidget(splitter)
 
         self.sync_label = QLabel()

@@ -46,7 +46,7 @@ class SettlementPanel(QWidget):
         self.table = QTableWidget(0, 3)
         self.table.setObjectName("settlementLines")
         self.table.verticalHeader().setVisible(False)
-        self.table.setHorizontalHeaderLabels(["", "", ""])
+        self.table.setHorizontalHeaderLabels(["", tr("Formula"), tr("Amount")])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.costs = QLabel()

@@ -31,7 +31,7 @@ def test_fields_validate_as_you_type(session: Any, qtbot: Any) -> None:
     form.new()
     with qtbot.waitSignal(form.fieldError) as sig:
         form.set_text("email", "not-an-address")
-    assert sig.args[0] == "email" and "pattern" in sig.args[1]
+    assert sig.args == ["email", "Not a valid e-mail address"]
     assert form.set_text("email", "Ana@Example.com") == ""
     assert form.set_text("name", "") == "Required"
     assert not form.save()

@@ -1,0 +1,124 @@
+"""Screenshots of the main views on demo data, for people to look at.
+
+    xvfb-run -a python -m desktop.screenshots [OUT_DIR]
+
+Opens the real window (a real X server under Xvfb, not the offscreen plugin) with the
+site services running, walks the main views and saves PNGs (default
+``artifacts/screenshots/desktop/``)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from core.clock import utcnow, uuid7
+from core.settings import Settings
+
+
+def _conflict(session: Any, entity: str, entity_id: str) -> None:
+    from core.models import ConflictRecord
+
+    with session.write() as s:
+        s.add(ConflictRecord(id=uuid7(), org_id=session.org_id, entity=entity,
+                             entity_id=entity_id, kind="field", rule="last_arrival",
+                             fields=["phone", "contact"],
+                             losing_values={"phone": "+34 600 123 456", "contact": "Eva Ruiz"},
+                             winning_values={"phone": "+34 911 222 333", "contact": "Ana García"},
+                             reason="changed on two sites while offline",
+                             created_at=utcnow()))  # fmt: skip
+
+
+def shoot(out: Path, *, lang: str = "en", scheme: str | None = None) -> list[Path]:
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app import qt_app, start
+    from desktop.demo import seed
+    from desktop.i18n import set_language
+    from desktop.theme import apply_theme
+
+    out.mkdir(parents=True, exist_ok=True)
+    data = Path(tempfile.mkdtemp(prefix="structura-shots-"))
+    settings = Settings(data_dir=data, port=0, announce=False, site_name="Aceros del Norte")
+    app = qt_app()
+    set_language(lang)
+    apply_theme(app, scheme)
+    running = start(settings, interactive=False, port=0, announce=False)
+    assert running is not None
+    session, win = running.session, running.window
+    ids = seed(session.store, session.site, session.actor)
+    _conflict(session, "clients", ids["clients"][0])
+    running.host.wait_started()
+    win.resize(1366, 820)
+    suffix = f"-{lang}" + (f"-{scheme}" if scheme else "")
+    saved: list[Path] = []
+
+    def snap(name: str, widget: Any = None) -> None:
+        for _ in range(5):
+            app.processEvents()
+        path = out / f"{name}{suffix}.png"
+        (widget or win).grab().save(str(path))
+        saved.append(path)
+
+    win.open("board")
+    snap("01-board")
+    jobs = win.open("jobs")
+    jobs.queue.machine.setCurrentIndex(0)
+    jobs.queue.table.selectRow(0)
+    snap("02-jobs-queue")
+    jobs.tabs.setCurrentWidget(jobs.all)
+    jobs.all.table.selectRow(2)
+    snap("03-jobs-table")
+    win.open("inventory")
+    snap("04-inventory")
+    clients = win.open("clients")
+    clients.new_record()
+    clients.form.set_text("name", "")
+    clients.form.set_text("email", "ventas@")
+    clients.save()
+    snap("05-client-form-validation")
+    shows = win.open("shows")
+    shows.list.table.selectRow(3)
+    snap("06-shows")
+    shows.tabs.setCurrentWidget(shows.calendar)
+    shows.calendar.go_to(date.today())
+    snap("07-calendar")
+    shows.tabs.setCurrentWidget(shows.settlement)
+    snap("08-settlement")
+    win.open("finance")
+    snap("09-finance")
+    win.open("charts")
+    snap("10-charts")
+    sync = win.open("sync")
+    sync.refresh()
+    snap("11-sync")
+    from desktop.views.conflict_dialog import ConflictDialog
+
+    dialog = ConflictDialog(sync.items[0].rows, title="clients", parent=win)
+    dialog.choose("phone", mine=True)
+    dialog.show()
+    dialog.adjustSize()
+    snap("12-conflict-dialog", dialog)
+    dialog.close()
+    win.open("tablets")
+    snap("13-tablets")
+    win.close()
+    running.shutdown()
+    QApplication.processEvents()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0]) if args else Path("artifacts/screenshots/desktop")
+    paths = shoot(out)
+    paths += shoot(out, lang="es", scheme="dark")
+    for p in paths:
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
