@@ -122,23 +122,40 @@ def make_context(
         ctx.close()
 
 
-@pytest.fixture(scope="session")
-def _shared_app(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, api_settings: Settings
-) -> Iterator[tuple[AppContext, Any]]:
-    """One app for the session (building the routes of every entity takes a second).
-    Each test rebinds its context to that test's fresh store; see ``context``."""
-    path = copy_sqlite(sqlite_template, tmp_path_factory.mktemp("shared") / "s.db")
-    boot = Store(sqlite_url(path))
+def boot_app(
+    tmp_dir: Path, template: Path, settings: Settings, **app_kwargs: Any
+) -> tuple[AppContext, Any]:
+    """An app on a throwaway store, to be rebound to each test's store with ``rebind``
+    (building the routes of every entity takes a second; a store per test is cheap)."""
+    boot = Store(sqlite_url(copy_sqlite(template, tmp_dir / "boot.db")))
     site = ensure_site(boot, org_name="boot", site_name="boot")
     ctx = AppContext(
-        settings=api_settings,
+        settings=settings,
         store=boot,
         site=site,
         jwt_key=auth.SigningKey(b"k" * 64),
         limits=generous_limits(),
     )
-    yield ctx, create_app(ctx)
+    return ctx, create_app(ctx, **app_kwargs)
+
+
+def rebind(ctx: AppContext, app: Any, store: Store, site: SiteInfo) -> None:
+    ctx.close()
+    ctx.store, ctx.site = store, site
+    store.listeners.append(ctx._on_changes)
+    ctx.sessions.clear()
+    ctx.broadcaster = None
+    ctx.sync_status = None
+    app.state.deps.reset_limits()
+
+
+@pytest.fixture(scope="session")
+def _shared_app(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, api_settings: Settings
+) -> Iterator[tuple[AppContext, Any]]:
+    ctx, app = boot_app(tmp_path_factory.mktemp("shared"), sqlite_template, api_settings)
+    boot = ctx.store
+    yield ctx, app
     ctx.close()
     boot.dispose()
 
@@ -148,13 +165,7 @@ def context(
     _shared_app: tuple[AppContext, Any], store: Store, site: SiteInfo
 ) -> Iterator[AppContext]:
     ctx, app = _shared_app
-    ctx.close()
-    ctx.store, ctx.site = store, site
-    store.listeners.append(ctx._on_changes)
-    ctx.sessions.clear()
-    ctx.broadcaster = None
-    ctx.sync_status = None
-    app.state.deps.reset_limits()
+    rebind(ctx, app, store, site)
     yield ctx
     ctx.close()
 
