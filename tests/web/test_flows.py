@@ -160,6 +160,8 @@ def test_switch_language(new_page) -> None:
     expect(page.locator("html")).to_have_attribute("lang", "es")
     # After login the user's own language wins (Olga: English).
     enter_pin(page, "olga")
+    expect(page).to_have_url(re.compile(r"/app/board$"))
+    expect(page.locator("#board .card").first).to_contain_text("OEE today")
     expect(page.locator("#nav")).to_contain_text("Board")
     page.locator("#lang-switch").click()
     expect(page.locator("#nav")).to_contain_text("Tablero")
@@ -253,3 +255,16 @@ def test_expired_access_token_is_refreshed_quietly(new_page) -> None:
     # The refresh token was rotated: the old one is gone from the tab.
     assert page.evaluate("sessionStorage.getItem('structura.refresh')") != old_refresh
     expect(page).to_have_url(re.compile(r"/app/messages$"))
+
+
+def test_settlement_lines_for_the_office(new_page) -> None:
+    page = new_page(locale="en-GB")
+    login(page, "olga", "/app/shows")
+    page.locator('#shows [data-show-id="s2"] a').click()
+    table = page.locator("table.settlement")
+    # domain.md's example: G 10,000 GBP, W 20 %, B 10 %, M 15 % of gross, costs 2,500.
+    expect(table.locator(".line-withholding")).to_contain_text("G x 20%")
+    expect(table.locator(".line-withholding .amount")).to_have_text("£2,000.00")
+    expect(table.locator(".line-management .amount")).to_have_text("£1,500.00")
+    expect(table.locator(".line-net .amount")).to_have_text("£3,000.00")
+    expect(page.locator("#settlement")).to_contain_text("€3,510.00")

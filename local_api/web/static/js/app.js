@@ -100,7 +100,9 @@ export function explain(error, { form = null, what = "" } = {}) {
   } else if (error.kind === "expired") {
     message = t("error.expired");
   } else if (error.status === 409) {
-    message = t("error.conflict", { detail: error.message });
+    // With the stored row: someone got there first. Without: a rule said no (a machine
+    // busy with another job, a job already completed).
+    message = t(error.current ? "error.conflict" : "error.not_now", { detail: error.message });
   } else if (error.status === 403) {
     message = t("error.forbidden");
   } else if (error.status === 404) {

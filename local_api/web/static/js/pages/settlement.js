@@ -5,6 +5,11 @@ import { boot, explain } from "../app.js";
 import { $, clear, h } from "../dom.js";
 import { dateTime, money, num, t } from "../i18n.js";
 
+// "G x 20.0000%" reads better as "G x 20%": drop the zeros the API keeps for exactness.
+function tidy(formula) {
+  return formula.replace(/(\d+\.\d*?)0+(?=%)/g, "$1").replace(/\.(?=%)/g, "");
+}
+
 async function main() {
   await boot();
   const root = $("#settlement");
@@ -21,15 +26,15 @@ async function main() {
   clear(root);
   const rows = s.lines.map((line) => h("tr", { class: "line line-" + line.label },
     h("th", { scope: "row" }, t("settlement." + line.label),
-      h("span", { class: "formula-inline", text: line.formula })),
-    h("td", { class: "formula", text: line.formula }),
+      h("span", { class: "formula-inline", text: tidy(line.formula) })),
+    h("td", { class: "formula", text: tidy(line.formula) }),
     h("td", { class: "amount", text: money(line.amount, s.currency) })));
   root.append(h("table", { class: "settlement" },
     h("caption", { text: t("settlement.caption", { currency: s.currency }) }),
     h("thead", {}, h("tr", {},
       h("th", { scope: "col", text: t("settlement.line") }),
       h("th", { scope: "col", class: "formula", text: t("settlement.formula") }),
-      h("th", { scope: "col", text: t("settlement.amount") }))),
+      h("th", { scope: "col", class: "amount", text: t("settlement.amount") }))),
     h("tbody", {}, rows)));
   if (s.home_currency !== s.currency) {
     root.append(h("p", { class: "panel", text: s.net_home != null
