@@ -71,11 +71,11 @@ def first_run(settings: Settings, *, interactive: bool) -> tuple[Any, Any] | Non
     else:
         choice = SetupChoice(data_dir=settings.data_dir, org_name=settings.site_name,
                              site_name=settings.site_name)  # fmt: skip
-    store, site = create_site(settings, choice)
+    store, site = create_site(settings, choice)  # enrols first when given a code
     if choice.legacy_files:
         _import_with_progress(store, site, choice.legacy_files)
-    if choice.central_url:
-        enrol(store, choice.central_url, choice.enrolment_code)
+    if choice.central_url and not choice.enrolment_code:
+        enrol(store, choice.central_url, "")
     return store, site
 
 

@@ -29,6 +29,7 @@ from core.site import SiteInfo, get_state
 log = logging.getLogger(__name__)
 
 SERVICE_TYPE = "_structura._tcp.local."
+IDENTITY_KEY = "device"  # sync_agent.agent.IDENTITY_KEY (not imported: optional package)
 
 
 @dataclass
@@ -148,11 +149,17 @@ class SiteHost:
         return f"{self.site.site_name} on port {self.server.port}"
 
     def central_url(self) -> str:
-        return self.settings.central_url or get_state(self.store, "central_url", "") or ""
+        identity = get_state(self.store, IDENTITY_KEY) or {}
+        return (self.settings.central_url or identity.get("central_url")
+                or get_state(self.store, "central_url", "") or "")  # fmt: skip
+
+    def enrolled(self) -> bool:
+        """The sync agent keeps the device identity enrolment gave it in sync_state."""
+        return bool((get_state(self.store, IDENTITY_KEY) or {}).get("device_id"))
 
     def _start_agent(self) -> str | None:
         url = self.central_url()
-        if not url:
+        if not url or (self.agent_factory is None and not self.enrolled()):
             return None
         if self.agent_factory is not None:
             self.agent = self.agent_factory(self.store, url)

@@ -53,6 +53,9 @@ ES: dict[str, str] = {
     "All": "Todos",
     # sync
     "Online": "En línea",
+    "Connecting…": "Conectando…",
+    "Error": "Error",
+    "Revoked": "Dado de baja",
     "Offline": "Sin conexión",
     "Not enrolled": "Sin alta en servidor central",
     "Pending changes": "Cambios pendientes",

@@ -52,11 +52,22 @@ def open_existing(settings: Settings) -> tuple[Store, SiteInfo] | None:
 
 
 def create_site(settings: Settings, choice: SetupChoice) -> tuple[Store, SiteInfo]:
+    """A new site store. With a central URL and an enrolment code the organisation and
+    site come from the central server (enrolment makes them); otherwise from the choice."""
     choice.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir = choice.data_dir
     store = open_store(settings.store_url())
-    info = ensure_site(store, org_name=choice.org_name, site_name=choice.site_name,
-                       modules=choice.modules)  # fmt: skip
+    info = None
+    if choice.central_url and choice.enrolment_code:
+        try:
+            enrol(store, choice.central_url, choice.enrolment_code, device_name=choice.site_name)
+            info = site_info(store)
+        except Exception:
+            store.dispose()
+            raise
+    if info is None:
+        info = ensure_site(store, org_name=choice.org_name, site_name=choice.site_name,
+                           modules=choice.modules)  # fmt: skip
     log.info("site %s of %s set up in %s", info.site_name, info.org_name, choice.data_dir)
     return store, info
 
@@ -80,15 +91,14 @@ def import_legacy(
     return run_import(store, exports, org_id=site.org_id, progress=report)
 
 
-def enrol(store: Store, central_url: str, code: str) -> str:
-    """Enrol with the central server when the sync agent offers it; otherwise remember
-    the URL and code so the agent can finish enrolment when it is available."""
-    set_state(store, "central_url", central_url)
+def enrol(store: Store, central_url: str, code: str, *, device_name: str = "site") -> str:
+    """Turn an enrolment code into this store's device identity (the sync agent's
+    ``enroll_site``). Without the sync agent installed the URL is remembered (the one-time
+    code is a credential and is not kept) and enrolment can be done later."""
     try:
-        from sync_agent import enroll  # type: ignore[attr-defined]
+        from sync_agent.agent import enroll_site
     except ImportError:
-        # The one-time code is a credential: not kept. The agent enrols when it lands.
-        set_state(store, "pending_enrolment", {"central_url": central_url})
+        set_state(store, "central_url", central_url)
         return "pending"
-    enroll(store, central_url, code)
+    enroll_site(store, central_url, code, device_name=device_name)
     return "enrolled"

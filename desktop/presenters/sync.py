@@ -71,11 +71,11 @@ class SyncPresenter(QObject):
                     ConflictRecord.resolved_at.is_(None))
             ) or 0  # fmt: skip
         agent = dict(self.status_source() or {}) if self.status_source else {}
-        state = str(agent.get("state") or ("online" if agent.get("online") else
-                                          "offline" if agent else "not_enrolled"))  # fmt: skip
-        last = agent.get("last_success") or agent.get("last_sync")
-        return SyncStatus(state, int(agent.get("pending", pending)),
-                          str(last) if last else None,
+        state = str(agent.get("state") or "not_enrolled")
+        # Names as sync_agent.SyncAgent.status() reports them (older names accepted).
+        last = agent.get("last_sync_at") or agent.get("last_success")
+        pending = agent.get("pending_ops", agent.get("pending", pending))
+        return SyncStatus(state, int(pending), str(last) if last else None,
                           agent.get("last_error"), int(conflicts), agent)  # fmt: skip
 
     def conflicts(self) -> list[ConflictItem]:

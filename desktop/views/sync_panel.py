@@ -21,7 +21,8 @@ from desktop.i18n import field_label, tr
 from desktop.presenters.sync import ConflictItem, SyncPresenter, SyncStatus
 from desktop.views.conflict_dialog import ConflictDialog
 
-STATE_TEXT = {"online": "Online", "offline": "Offline", "not_enrolled": "Not enrolled"}
+STATE_TEXT = {"online": "Online", "offline": "Offline", "not_enrolled": "Not enrolled",
+              "idle": "Connecting…", "error": "Error", "revoked": "Revoked"}  # fmt: skip
 
 
 def describe(status: SyncStatus) -> str:
@@ -55,7 +56,7 @@ class SyncPage(QWidget):
         resolve.clicked.connect(self._resolve_selected)
         now = QPushButton(tr("Sync now"))
         now.setEnabled(sync_now is not None)
-        now.clicked.connect(lambda: self.sync_now and self.sync_now())
+        now.clicked.connect(self.run_sync_now)
         buttons = QHBoxLayout()
         buttons.addWidget(now)
         buttons.addStretch(1)
@@ -72,6 +73,16 @@ class SyncPage(QWidget):
         self.timer.timeout.connect(self.refresh_status)
         self.timer.start()
         presenter.resolved.connect(lambda _id: self.refresh())
+        self.refresh()
+
+    def run_sync_now(self) -> None:
+        if self.sync_now is None:
+            return
+        try:
+            self.sync_now()
+        except Exception as exc:  # the agent's Offline/Refused/...: show, do not crash
+            self.error.setText(str(exc) or type(exc).__name__)
+            return
         self.refresh()
 
     def refresh_status(self) -> SyncStatus:

@@ -140,3 +140,26 @@ def test_cli_offscreen_smoke(
     out = capsys.readouterr().out
     assert "/api/health -> 200" in out and "pages: " in out
     assert (tmp_path / "d" / "site.sqlite3").exists()
+
+
+def test_the_real_sync_agent_starts_when_enrolled_and_reports_offline(
+    store: Any, site: Any, settings: Settings, qtbot: Any
+) -> None:
+    pytest.importorskip("sync_agent.agent")
+    from desktop.presenters.sync import SyncPresenter
+    from desktop.session import Session, office_user
+
+    # What enrolment leaves behind; the central server is not there (port 9: discard).
+    set_state(store, "device", {"central_url": "http://127.0.0.1:9", "device_id": "dev-1",
+                                "device_secret": "s3cret", "org_id": site.org_id,
+                                "site_id": site.site_id})  # fmt: skip
+    host = SiteHost(settings, store, site, port=0, announce=False)
+    host.start()
+    try:
+        assert host.state("sync agent") == "started"
+        sync = SyncPresenter(Session(store, site, office_user(store, site)), host.sync_status)
+        qtbot.waitUntil(lambda: sync.status().state in ("offline", "error"), timeout=10_000)
+        assert sync.status().last_error
+    finally:
+        host.stop(dispose=False)
+    assert host.agent is None and host.state("sync agent") == "stopped"
