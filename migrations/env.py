@@ -43,6 +43,10 @@ def _options(dialect_name: str) -> dict[str, Any]:
         # SQLite can alter little in place; batch mode copies the table instead.
         "render_as_batch": dialect_name == "sqlite",
         "render_item": render_item,
+        # Alembic assumes SQLite cannot roll back DDL because pysqlite's own transaction
+        # handling commits before it; core.db's engines issue BEGIN themselves, so a
+        # failed migration leaves nothing half done on either dialect.
+        "transactional_ddl": True,
     }
 
 
