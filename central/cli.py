@@ -1,7 +1,113 @@
-"""Subcommands of this package (filled in as the package grows)."""
+"""``structura central ...``: serve the central server and administer it."""
 
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
 from typing import Any
+
+from core.settings import Settings
+
+
+def _context(args: argparse.Namespace) -> Any:
+    from central.context import CentralContext
+    from central.settings import CentralSettings
+
+    overrides = {"database_url": args.database_url} if getattr(args, "database_url", None) else {}
+    return CentralContext.open(CentralSettings(**overrides))
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from central.app import create_central_app
+
+    ctx = _context(args)
+    host = args.host or ctx.settings.host
+    port = args.port if args.port is not None else ctx.settings.port
+    try:
+        uvicorn.run(create_central_app(ctx), host=host, port=port, log_level="warning",
+                    access_log=False)  # fmt: skip
+    finally:
+        ctx.store.dispose()
+    return 0
+
+
+def _with_store(fn: Any) -> Any:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        ctx = _context(args)
+        try:
+            with ctx.store.write() as s:
+                fn(args, s)
+        finally:
+            ctx.store.dispose()
+        return 0
+
+    return run
+
+
+def _create_admin(args: argparse.Namespace, s: Any) -> None:
+    from central.enroll import create_admin
+
+    password = os.environ.get("STRUCTURA_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    print(create_admin(s, email=args.email, password=password))
+
+
+def _create_org(args: argparse.Namespace, s: Any) -> None:
+    from central.enroll import create_org
+
+    modules = [m for m in args.modules.split(",") if m]
+    print(create_org(s, name=args.name, modules=modules).id)
+
+
+def _create_site(args: argparse.Namespace, s: Any) -> None:
+    from central.enroll import create_site, find_org
+
+    print(create_site(s, org_id=find_org(s, args.org).id, name=args.name).id)
+
+
+def _enrollment_code(args: argparse.Namespace, s: Any) -> None:
+    from central.enroll import find_site, make_enrollment_code
+
+    site = find_site(s, args.site)
+    code, _ = make_enrollment_code(s, org_id=site.org_id, site_id=site.id, hours=args.hours)
+    print(code)
+
+
+def _revoke(args: argparse.Namespace, s: Any) -> None:
+    from central.enroll import revoke_device
+
+    print(revoke_device(s, args.device).revoked_at)
 
 
 def register(sub: Any) -> None:
     """Add this package's subcommands to the structura command."""
+    central = sub.add_parser("central", help="the central sync server (PostgreSQL)")
+    csub = central.add_subparsers(dest="central_command", required=True)
+
+    def add(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        p = csub.add_parser(name, help=help)
+        p.add_argument("--database-url", help="PostgreSQL URL (default: DATABASE_URL)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("serve", "run the central server", _serve)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p = add("create-admin", "make a central admin (password from STRUCTURA_ADMIN_PASSWORD "
+            "or prompted)", _with_store(_create_admin))  # fmt: skip
+    p.add_argument("email")
+    p = add("create-org", "make an organisation; prints its id", _with_store(_create_org))
+    p.add_argument("name")
+    p.add_argument("--modules", default="factory,tour")
+    p = add("create-site", "make a site of an organisation (id or name)",
+            _with_store(_create_site))  # fmt: skip
+    p.add_argument("org")
+    p.add_argument("name")
+    p = add("enrollment-code", "make a one-time enrolment code for a site (id or name)",
+            _with_store(_enrollment_code))  # fmt: skip
+    p.add_argument("site")
+    p.add_argument("--hours", type=float, default=24.0)
+    p = add("revoke-device", "refuse a device from now on", _with_store(_revoke))
+    p.add_argument("device")

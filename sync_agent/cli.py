@@ -1,7 +1,124 @@
-"""Subcommands of this package (filled in as the package grows)."""
+"""``structura sync ...``: enrol this site, sync once or continuously, show state and
+conflicts."""
 
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
 from typing import Any
+
+from core.settings import Settings
+
+
+def _store(settings: Settings) -> Any:
+    from core.site import open_store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.store_url())
+
+
+def _enroll(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_agent.agent import enroll_site
+
+    store = _store(settings)
+    try:
+        data = enroll_site(store, args.url, args.code, device_name=args.name)
+    finally:
+        store.dispose()
+    print(f"enrolled as device {data['device_id']} of {data['org']['name']} / "
+          f"{data['site']['name']}")  # fmt: skip
+    return 0
+
+
+def _agent(settings: Settings) -> Any:
+    from sync_agent.agent import SyncAgent
+
+    store = _store(settings)
+    return store, SyncAgent(store)
+
+
+def _once(args: argparse.Namespace, settings: Settings) -> int:
+    from sync_agent.client import SyncError
+
+    store, agent = _agent(settings)
+    try:
+        print(json.dumps(agent.sync_once()))
+        return 0
+    except SyncError as exc:
+        print(f"sync failed: {exc}")
+        return 1
+    finally:
+        print(json.dumps(agent.status()))
+        agent.client.close()
+        store.dispose()
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    store, agent = _agent(settings)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    agent.start()
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        agent.stop()
+        store.dispose()
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    store, agent = _agent(settings)
+    try:
+        print(json.dumps(agent.status(), indent=2))
+    finally:
+        store.dispose()
+    return 0
+
+
+def _conflicts(args: argparse.Namespace, settings: Settings) -> int:
+    from core.services.sync_apply import list_conflicts, resolve_conflict
+    from core.services.writes import Actor
+    from core.site import site_info
+
+    store = _store(settings)
+    try:
+        info = site_info(store)
+        if info is None:
+            print("this store belongs to no site")
+            return 1
+        if args.resolve:
+            actor = Actor(org_id=info.org_id, user_id=None, role="admin")
+            values = json.loads(args.values) if args.values else None
+            with store.write() as s:
+                out = resolve_conflict(s, actor=actor, conflict_id=args.resolve,
+                                       choice=args.choice, values=values)  # fmt: skip
+            print(json.dumps(out, indent=2))
+        else:
+            with store.read() as s:
+                print(json.dumps(list_conflicts(s, info.org_id), indent=2))
+    finally:
+        store.dispose()
+    return 0
 
 
 def register(sub: Any) -> None:
     """Add this package's subcommands to the structura command."""
+    sync = sub.add_parser("sync", help="sync this site with the central server")
+    ssub = sync.add_subparsers(dest="sync_command", required=True)
+    p = ssub.add_parser("enroll", help="enrol this site with a one-time code")
+    p.add_argument("url")
+    p.add_argument("code")
+    p.add_argument("--name", default="site")
+    p.set_defaults(func=_enroll)
+    ssub.add_parser("once", help="push, then pull, once").set_defaults(func=_once)
+    ssub.add_parser("run", help="sync continuously until stopped").set_defaults(func=_run)
+    ssub.add_parser("status", help="sync state as JSON").set_defaults(func=_status)
+    p = ssub.add_parser("conflicts", help="list conflicts, or resolve one")
+    p.add_argument("--resolve", metavar="ID")
+    p.add_argument("--choice", choices=("server", "mine", "values"), default="server")
+    p.add_argument("--values", help="JSON object (with --choice values)")
+    p.set_defaults(func=_conflicts)

@@ -133,13 +133,14 @@ class CentralApp:
         self.http.close()
         self.transport.stop()
 
-    def new_site(self, tmp_path: Path, org_id: str, name: str, **agent_kw):
+    def new_site(self, tmp_path: Path, org_id: str, name: str, path: Path | None = None,
+                 **agent_kw):  # fmt: skip
         from sync_agent.agent import SyncAgent, enroll_site
 
         with self.store.write() as s:
             site = create_site(s, org_id=org_id, name=name)
             code, _ = make_enrollment_code(s, org_id=org_id, site_id=site.id)
-        store = open_store(sqlite_url(tmp_path / f"{name}.sqlite3"))
+        store = open_store(sqlite_url(path or tmp_path / f"{name}.sqlite3"))
         enroll_site(store, self.url, code, device_name=name, http=self.http)
         agent = SyncAgent(store, http=self.http, **agent_kw)
         return store, agent
