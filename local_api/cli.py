@@ -22,8 +22,14 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
+    from local_api.context import Limits
+
+    limits = Limits()
+    if args.api_rate is not None:
+        limits.api_rate = args.api_rate
+        limits.api_burst = max(limits.api_burst, args.api_rate * 4)
     try:
-        context = AppContext.open(settings)
+        context = AppContext.open(settings, limits=limits)
     except RuntimeError as exc:
         log.error("%s", exc)
         return 2
@@ -107,6 +113,12 @@ def register(sub: Any) -> None:
     sv.add_argument("--host", help="interface to listen on (default: settings host)")
     sv.add_argument("--port", type=int, help="port (default: settings port; 0 = any free)")
     sv.add_argument("--uvicorn-log-level", default="warning")
+    sv.add_argument(
+        "--api-rate",
+        type=float,
+        default=None,
+        help="requests per second per user and device (default 50)",
+    )
     sv.add_argument("--access-log", action="store_true", help="log every request")
     sv.set_defaults(func=serve)
     us = ssub.add_parser("users", help="list the users who can log in")

@@ -72,6 +72,8 @@ class AppContext:
     sync_status: Callable[[], dict[str, Any]] | None = None
     limits: Limits = field(default_factory=Limits)
     sessions: auth.SessionCache = field(default_factory=auth.SessionCache)
+    # Called with every committed change list (after the context's own bookkeeping).
+    change_hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # A changed user (deactivated, new role) must not keep its cached session state.
@@ -80,6 +82,8 @@ class AppContext:
     def _on_changes(self, changes: list[dict[str, Any]]) -> None:
         if any(c.get("entity") == "users" for c in changes):
             self.sessions.clear()
+        for hook in list(self.change_hooks):
+            hook(changes)
 
     @classmethod
     def open(cls, settings: Settings, **kwargs: Any) -> AppContext:

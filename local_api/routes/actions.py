@@ -17,6 +17,7 @@ from core.services.writes import Actor
 from local_api.deps import Deps, check_role
 from local_api.problems import AUTHED, responses
 from local_api.routes.entities import json_response, parse_version, write_tx
+from local_api.shared_read import SharedRead
 
 FLOOR = FACTORY_READERS  # admin, office, operator
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -251,7 +252,14 @@ def router(deps: Deps) -> APIRouter:
     )
     def board(actor: Annotated[Actor, Depends(current)]) -> Any:
         floor(actor, "see the board")
+        return json_response(shared_board.get())
+
+    def compute_board() -> Any:
         with ctx.store.read() as s:
-            return json_response(ops().board(s, org_id=actor.org_id))
+            return ops().board(s, org_id=ctx.site.org_id)
+
+    # One computation serves every screen asking at the same time (see shared_read).
+    shared_board = SharedRead(compute_board, max_age=5.0)
+    ctx.change_hooks.append(shared_board.on_changes)
 
     return r

@@ -144,6 +144,8 @@ def rebind(ctx: AppContext, app: Any, store: Store, site: SiteInfo) -> None:
     ctx.store, ctx.site = store, site
     store.listeners.append(ctx._on_changes)
     ctx.sessions.clear()
+    for hook in ctx.change_hooks:  # whatever was cached belongs to the previous store
+        hook([{"entity": "*", "kind": "rebind"}])
     ctx.broadcaster = None
     ctx.sync_status = None
     app.state.deps.reset_limits()

@@ -1,0 +1,223 @@
+"""Shop-floor load on the LAN API: ``structura site serve`` on a fresh demo store (in a
+subprocess, 127.0.0.1 only), operators logged in by PIN, then a mix of
+
+- 45 % ``GET /api/me/jobs``      (the operator's queue)
+- 35 % ``GET /api/board``        (machine cards with today's OEE)
+- 20 % ``POST /api/jobs/{id}/progress``  (a write: job, event, machine counter, outbox)
+
+at 8, 32 and 64 concurrent clients (one device id and login each), ~10 s per level.
+Prints requests/s and p50/p95/p99 latency per level. Target (issue 3): p95 < 25 ms at
+32 clients and >= 800 requests/s on a 2-core machine.
+
+    python -m bench.bench_api [--seconds 10] [--levels 8,32,64]
+
+The load generator runs in this process (httpx, asyncio) and competes with the server
+for the same cores; the figures are for the pair on one machine. The per-user rate
+limit is raised for the run (``--api-rate``): 64 clients from four operators exceed a
+floor terminal's budget by design.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+OPERATORS = {"demo-u-op1": "1111", "demo-u-op2": "2222", "demo-u-op3": "3333", "demo-u-op4": "4444"}
+MIX = (("me_jobs", 0.45), ("board", 0.35), ("progress", 0.20))
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[int, int] = field(default_factory=dict)
+
+
+def _cli(data_dir: Path, *args: str, **kw: object) -> subprocess.Popen[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "core.cli",
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "WARNING",
+        *args,
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    demo = _cli(data_dir, "demo")
+    out, _ = demo.communicate(timeout=300)
+    if demo.returncode != 0:
+        raise SystemExit(f"structura demo failed:\n{out}")
+    proc = _cli(
+        data_dir, "site", "serve", "--host", "127.0.0.1", "--port", "0", "--api-rate", "100000"
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(r"serving .* on (http://\S+)", line)
+        if m:
+            return proc, m.group(1)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+async def login(client: httpx.AsyncClient, user: str, device: str) -> dict[str, str]:
+    r = await client.post(
+        "/api/auth/pin",
+        json={"user_id": user, "pin": OPERATORS[user]},
+        headers={"X-Device-Id": device},
+    )
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Device-Id": device}
+
+
+async def prepare(client: httpx.AsyncClient, sessions: list[dict[str, str]]) -> dict[str, str]:
+    """A job in progress per operator, for the progress writes."""
+    jobs: dict[str, str] = {}
+    for h in sessions:
+        me = (await client.get("/api/auth/me", headers=h)).json()["id"]
+        if me in jobs:
+            continue
+        queue = (await client.get("/api/me/jobs", headers=h)).json()
+        running = [j for j in queue if j["status"] == "IN_PROGRESS"]
+        if not running and queue:
+            r = await client.post(f"/api/jobs/{queue[0]['id']}/start", headers=h)
+            if r.status_code == 200:
+                running = [r.json()]
+        if running:
+            jobs[me] = running[0]["id"]
+    return jobs
+
+
+async def worker(
+    client: httpx.AsyncClient,
+    h: dict[str, str],
+    job: str | None,
+    until: float,
+    stats: Stats,
+    rng: random.Random,
+) -> None:
+    kinds = [k for k, _ in MIX]
+    weights = [w for _, w in MIX]
+    while time.perf_counter() < until:
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "progress" and job is None:
+            kind = "me_jobs"
+        t0 = time.perf_counter()
+        if kind == "me_jobs":
+            r = await client.get("/api/me/jobs", headers=h)
+        elif kind == "board":
+            r = await client.get("/api/board", headers=h)
+        else:
+            r = await client.post(
+                f"/api/jobs/{job}/progress", headers=h, json={"produced": "0.5", "scrap": "0"}
+            )
+        dt = time.perf_counter() - t0
+        if r.status_code >= 400:
+            stats.errors[r.status_code] = stats.errors.get(r.status_code, 0) + 1
+        stats.latencies.append(dt)
+        stats.by_kind.setdefault(kind, []).append(dt)
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] * 1000
+
+
+async def run_level(url: str, clients: int, seconds: float) -> Stats:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        users = list(OPERATORS)
+        # One login per operator (the login limiter allows a few per account per
+        # minute); each client still sends its own device id.
+        tokens = [await login(client, u, f"bench-{clients}-{u}") for u in users]
+        sessions = [
+            {**tokens[i % len(users)], "X-Device-Id": f"bench-{clients}-{i}"}
+            for i in range(clients)
+        ]
+        jobs = await prepare(client, sessions)
+        ids = [(await client.get("/api/auth/me", headers=h)).json()["id"] for h in sessions[:4]]
+        stats = Stats()
+        # Warm-up (first queries, connection set-up) is not measured.
+        warm = Stats()
+        end = time.perf_counter() + 1.0
+        await asyncio.gather(
+            *(
+                worker(client, h, jobs.get(ids[i % 4]), end, warm, random.Random(i))
+                for i, h in enumerate(sessions)
+            )
+        )
+        until = time.perf_counter() + seconds
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(
+                worker(client, h, jobs.get(ids[i % 4]), until, stats, random.Random(100 + i))
+                for i, h in enumerate(sessions)
+            )
+        )
+        stats.by_kind["_elapsed"] = [time.perf_counter() - t0]
+        return stats
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--levels", default="8,32,64")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    with tempfile.TemporaryDirectory(prefix="structura-bench-") as tmp:
+        proc, url = start_server(Path(tmp))
+        try:
+            print(
+                f"server {url} (pid {proc.pid}), {os.cpu_count()} CPUs, "
+                f"{args.seconds:.0f} s per level"
+            )
+            print(
+                f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+                f"{'errors':>8}   p95 by kind (ms)"
+            )
+            for n in levels:
+                stats = asyncio.run(run_level(url, n, args.seconds))
+                elapsed = stats.by_kind.pop("_elapsed")[0]
+                lat = stats.latencies
+                kinds = "  ".join(
+                    f"{k} {pct(v, 0.95):.1f}" for k, v in sorted(stats.by_kind.items())
+                )
+                errs = sum(stats.errors.values())
+                print(
+                    f"{n:>7} {len(lat) / elapsed:>8.0f} {pct(lat, 0.5):>8.1f} "
+                    f"{pct(lat, 0.95):>8.1f} {pct(lat, 0.99):>8.1f} {errs:>8}   {kinds}"
+                    + (f"  errors {stats.errors}" if errs else ""),
+                    flush=True,
+                )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
