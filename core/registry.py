@@ -66,10 +66,12 @@ class EntitySpec:
         object.__setattr__(self, "update", partial_model(self.fields, f"{base}Update"))
         exclude = frozenset(self.secret_inputs)
         object.__setattr__(self, "read", read_model(self.fields, f"{base}Read", exclude=exclude))
+        columns = self.model.__table__.columns  # type: ignore[attr-defined]
         not_null = {
             name
             for name, f in self.fields.model_fields.items()
-            if f.annotation is not None and type(None) not in get_args(f.annotation)
+            if (f.annotation is not None and type(None) not in get_args(f.annotation))
+            or (name in columns and not columns[name].nullable)
         }
         object.__setattr__(self, "not_null", frozenset(not_null))
 

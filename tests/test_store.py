@@ -427,14 +427,6 @@ def test_specific_invalid_values(
 
 # Columns the schema lets be null but the table does not: an update to null reaches the
 # database and fails there (IntegrityError) instead of being refused as Invalid.
-_NULLABLE_IN_SCHEMA_ONLY = {
-    ("alerts", "raised_at"),
-    ("messages", "from_user_id"),
-    ("messages", "sent_at"),
-    ("show_costs", "is_production"),
-}
-
-
 def _not_null_fields() -> list[Any]:
     cases = []
     for name, spec in sorted(registry().items()):
@@ -443,14 +435,7 @@ def _not_null_fields() -> list[Any]:
         columns = spec.model.__table__.columns
         for field in spec.stored_fields:
             if field in columns and not columns[field].nullable:
-                marks = ()
-                if (name, field) in _NULLABLE_IN_SCHEMA_ONLY:
-                    marks = pytest.mark.xfail(
-                        raises=IntegrityError,
-                        strict=True,
-                        reason="core: schema field is optional but the column is NOT NULL",
-                    )
-                cases.append(pytest.param(name, field, marks=marks, id=f"{name}.{field}"))
+                cases.append(pytest.param(name, field, id=f"{name}.{field}"))
     return cases
 
 
@@ -524,3 +509,16 @@ def test_secrets_never_appear_in_plaintext(own_store: Store) -> None:
     with own_store.read() as s:
         stored = s.get(registry()["users"].model, (admin.org_id, user.id))
         assert stored is not None and verify_secret(stored.pin_hash, "9753")
+
+
+def test_create_refuses_a_default_that_leaves_a_not_null_column_empty(
+    store: Store, site: SiteInfo
+) -> None:
+    """A message made by the system actor has no sender to default to: a clear Invalid."""
+    system = Actor.system(site.org_id)
+    with store.write() as s:
+        sender = make(s, system, "users")
+    with pytest.raises(Invalid) as err, store.write() as s:
+        data = {"to_user_id": sender.id, "body": "hola"}
+        writes.create(s, actor=system, entity="messages", data=data)
+    assert "from_user_id" in {d["field"] for d in err.value.details}

@@ -48,7 +48,7 @@ class Synced:
     updated_by: Mapped[str | None] = mapped_column(ID)
     deleted_at: Mapped[datetime | None]
     # Fields an import found and could not map; kept rather than dropped.
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 # Columns managed by the write path, never set from user input.

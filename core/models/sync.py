@@ -30,10 +30,12 @@ class OutboxEntry(Base):
     # pending → (pushed and answered) done; the central result is kept for the user.
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     done_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_outbox_pending", "status", "seq"),)
+    # AUTOINCREMENT: a sequence number is never handed out twice, even after the newest
+    # entries were removed, so "everything after seq N" stays meaningful.
+    __table_args__ = (Index("ix_outbox_pending", "status", "seq"), {"sqlite_autoincrement": True})
 
 
 class AuditEntry(Base):
@@ -51,7 +53,10 @@ class AuditEntry(Base):
     # {field: [before, after]}; secrets appear as "***".
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_audit_row", "org_id", "entity", "entity_id", "seq"),)
+    __table_args__ = (
+        Index("ix_audit_row", "org_id", "entity", "entity_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
 
 
 class ConflictRecord(Base):
@@ -75,7 +80,7 @@ class ConflictRecord(Base):
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(ID)
-    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class FeedCounter(Base):

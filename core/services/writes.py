@@ -295,6 +295,9 @@ def create(
     now = utcnow()
     if spec.defaults:
         spec.defaults(values, now, actor)
+    missing = [(f, "is required") for f in sorted(spec.not_null) if values.get(f) is None]
+    if missing:  # optional in the schema but filled by defaults; refuse, don't crash
+        raise _invalid(missing, spec.name)
     if id is not None and not ID_PATTERN.match(id):
         raise _invalid([("id", "must be 1-64 letters, digits or . _ : -")], spec.name)
     row_id = id or uuid7()

@@ -6,7 +6,7 @@ Downgrade drops children before parents.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 10:23:35.976139
+Create Date: 2026-11-21 10:45:02.026439
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("changes", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_log")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(
@@ -69,7 +70,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_calendar_entries")),
     )
     op.create_table(
@@ -89,7 +90,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_clients")),
     )
     op.create_table(
@@ -109,7 +110,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_by", sa.String(length=64), nullable=True),
-        sa.Column("resolution", sa.JSON(), nullable=True),
+        sa.Column("resolution", sa.JSON(none_as_null=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conflicts")),
     )
     with op.batch_alter_table("conflicts", schema=None) as batch_op:
@@ -152,7 +153,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_inventory")),
     )
     op.create_table(
@@ -192,7 +193,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_machines")),
     )
     op.create_table(
@@ -219,10 +220,11 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("result", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
         sa.UniqueConstraint("op_id", name=op.f("uq_outbox_op_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_pending", ["status", "seq"], unique=False)
@@ -270,7 +272,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.PrimaryKeyConstraint("org_id", "id", name=op.f("pk_users")),
     )
     op.create_table(
@@ -291,7 +293,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "machine_id"],
             ["machines.org_id", "machines.id"],
@@ -317,7 +319,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "machine_id"],
             ["machines.org_id", "machines.id"],
@@ -345,7 +347,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "user_id"],
             ["users.org_id", "users.id"],
@@ -371,7 +373,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "user_id"],
             ["users.org_id", "users.id"],
@@ -395,7 +397,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "from_user_id"],
             ["users.org_id", "users.id"],
@@ -425,7 +427,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "client_id"],
             ["clients.org_id", "clients.id"],
@@ -461,7 +463,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "owner_id"],
             ["users.org_id", "users.id"],
@@ -551,7 +553,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "machine_id"],
             ["machines.org_id", "machines.id"],
@@ -587,7 +589,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "show_id"],
             ["shows.org_id", "shows.id"],
@@ -619,7 +621,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(none_as_null=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id", "show_id"],
             ["shows.org_id", "shows.id"],
@@ -629,6 +631,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("travel", schema=None) as batch_op:
         batch_op.create_index("ix_travel_departs", ["org_id", "departs_at"], unique=False)
+
 
 
 def downgrade() -> None:
