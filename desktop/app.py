@@ -126,14 +126,16 @@ def start(settings: Settings, *, interactive: bool = True, port: int | None = No
     store, site = opened
     session = Session(store, site, office_user(store, site))
     host = SiteHost(settings, store, site, port=port, announce=announce)
-    if host_services:
-        host.start(background=True)
     bridge = ChangeBridge(store)
     bridge.start()
     window = MainWindow(session, bridge=bridge, host=host)
     running = Running(app, session, host, bridge, window)
     app.aboutToQuit.connect(running.shutdown)
     window.show()
+    if host_services:
+        # After the window: the services' imports (web stack) then overlap with the
+        # first paint instead of delaying it. Writes never wait for them.
+        host.start(background=True)
     return running
 
 

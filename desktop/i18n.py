@@ -170,6 +170,7 @@ ES: dict[str, str] = {
     "queue": "cola",
     "next": "siguiente",
     "Formula": "Fórmula",
+    "Showing the first {n} open jobs": "Se muestran las primeras {n} órdenes abiertas",
     "sum of costs": "suma de costes",
     "production": "producción",
     "Amount": "Importe",

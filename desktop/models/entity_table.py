@@ -23,9 +23,10 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.registry import EntitySpec, registry
 from core.services import queries
@@ -49,6 +50,8 @@ def default_columns(spec: EntitySpec) -> tuple[str, ...]:
 
 
 class EntityTableModel(QAbstractTableModel):
+    totalChanged = Signal(int)
+
     def __init__(
         self,
         session: Any,
@@ -57,6 +60,7 @@ class EntityTableModel(QAbstractTableModel):
         columns: Sequence[str] | None = None,
         page_size: int = PAGE_SIZE,
         highlighter: Highlighter | None = None,
+        sort: str | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -66,7 +70,7 @@ class EntityTableModel(QAbstractTableModel):
         self.page_size = page_size
         self.highlighter = highlighter
         self._fields = set(queries.filterable(self.spec))
-        self._sort: str = self.spec.default_sort
+        self._sort: str = sort or self.spec.default_sort
         self._filters: dict[str, Any] = {}
         self._search = ""
         self._rows: list[dict[str, Any]] = []
@@ -80,6 +84,10 @@ class EntityTableModel(QAbstractTableModel):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(150)
         self._reload_timer.timeout.connect(self._reload_keeping)
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(0)
+        self._count_timer.timeout.connect(self._count)
         self._load(reset=True)
 
     # -- Qt model interface ------------------------------------------------------------
@@ -155,6 +163,11 @@ class EntityTableModel(QAbstractTableModel):
     @property
     def total(self) -> int:
         """Rows matching the current search and filters (not just those loaded)."""
+        return self.ensure_total()
+
+    @property
+    def known_total(self) -> int:
+        """The count as known now (updated by ``totalChanged`` once counted)."""
         return self._total
 
     @property
@@ -205,17 +218,14 @@ class EntityTableModel(QAbstractTableModel):
         limit = min(queries.MAX_LIMIT, want or self.page_size)
         cursor = None if reset else self._cursor
         fetched: list[dict[str, Any]] = []
-        total = self._total
         with self.session.read() as s:
-            first = True
             while True:
+                # The count is a scan of every matching row: done after the first page is
+                # on screen (see _count), not before.
                 page = queries.list_rows(
                     s, self.spec, self.session.org_id, limit=limit, cursor=cursor,
-                    with_total=reset and first, **self.query_args(),
+                    with_total=False, **self.query_args(),
                 )  # fmt: skip
-                if reset and first:
-                    total = page.total
-                first = False
                 fetched += [self._pack(r) for r in page.items]
                 cursor = page.next_cursor
                 if cursor is None or want is None or len(fetched) >= want:
@@ -225,9 +235,12 @@ class EntityTableModel(QAbstractTableModel):
             self.beginResetModel()
             self._rows = fetched
             self._index = {r["id"]: i for i, r in enumerate(fetched)}
-            self._total = total
+            # Exact when everything fits in what we loaded; otherwise counted shortly.
+            self._total = len(fetched) if cursor is None else max(self._total, len(fetched))
             self._cursor = cursor
             self.endResetModel()
+            if cursor is not None:
+                self._count_timer.start()
             return
         self._cursor = cursor
         if fetched:
@@ -237,6 +250,24 @@ class EntityTableModel(QAbstractTableModel):
             for i, r in enumerate(fetched, start):
                 self._index[r["id"]] = i
             self.endInsertRows()
+
+    def _count(self) -> None:
+        """Count the rows matching the query (for "N rows"); emits ``totalChanged``."""
+        with self.session.read() as s:
+            stmt = queries.base_query(
+                self.spec, self.session.org_id, filters=self._filters, q=self._search or None
+            )
+            total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        if total != self._total:
+            self._total = total
+            self.totalChanged.emit(total)
+
+    def ensure_total(self) -> int:
+        """The exact count now (tests, export dialogs)."""
+        if self._count_timer.isActive():
+            self._count_timer.stop()
+            self._count()
+        return self._total
 
     def _pack(self, row: Any) -> dict[str, Any]:
         out = {c: getattr(row, c) for c in self.columns}

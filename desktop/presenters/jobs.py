@@ -34,7 +34,14 @@ class JobsPresenter(QObject):
         self.session = session
         self.undo = undo
 
-    def reorder(self, machine_id: str, ordered_ids: list[str]) -> bool:
+    def reorder(
+        self, machine_id: str, ordered_ids: list[str], slots: list[int] | None = None
+    ) -> bool:
+        """Write ``sequence`` so the jobs run in ``ordered_ids`` order. ``slots``: the
+        sequence values to hand out (the ones these jobs hold now); if they are not all
+        distinct, the jobs are renumbered 10, 20, 30, …"""
+        if not slots or len(set(slots)) != len(ordered_ids):
+            slots = [pos * STEP for pos in range(1, len(ordered_ids) + 1)]
         undoables: list[Undoable] = []
         try:
             with self.session.write() as s:
@@ -45,11 +52,10 @@ class JobsPresenter(QObject):
                                           Job.id.in_(ordered_ids))
                     )
                 }  # fmt: skip
-                for pos, job_id in enumerate(ordered_ids, start=1):
+                for seq, job_id in zip(sorted(slots), ordered_ids, strict=True):
                     job = jobs.get(job_id)
                     if job is None or job.machine_id != machine_id:
                         raise Conflict(f"job '{job_id}' is no longer on this machine")
-                    seq = pos * STEP
                     if job.sequence != seq:
                         before = job.sequence
                         row = writes.update(s, actor=self.session.actor, entity="jobs",

@@ -47,6 +47,7 @@ class EntityPage(QWidget):
         undo: Any = None,
         columns: Any = None,
         highlighter: Any = None,
+        sort: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -54,7 +55,7 @@ class EntityPage(QWidget):
         self.session = session
         self.spec = registry()[entity]
         self.model = EntityTableModel(session, entity, columns=columns, highlighter=highlighter,
-                                      parent=self)  # fmt: skip
+                                      sort=sort, parent=self)  # fmt: skip
         self.presenter = FormPresenter(session, entity, undo=undo, parent=self)
         self.ask_conflict = self._ask_conflict  # replaced in tests to answer the dialog
 
@@ -81,18 +82,23 @@ class EntityPage(QWidget):
         self.table = QTableView()
         self.table.setObjectName("table")
         self.table.setModel(self.model)
+        # No indicator first: enabling sorting would otherwise re-query sorted by column 0
+        # right after the first load (the entity's default order is what we want).
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(24)
+        # Column widths from the first rows only (sizing reads every cell it considers).
+        self.table.verticalHeader().setResizeContentsPrecision(40)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.model.modelReset.connect(self._update_count)
         self.model.rowsInserted.connect(self._update_count)
+        self.model.totalChanged.connect(self._update_count)
 
         self.form = FormWidget(self.presenter)
         self.history = QListWidget()
@@ -166,7 +172,8 @@ class EntityPage(QWidget):
             header.resizeSection(c, max(70, min(240, want)))
 
     def _update_count(self) -> None:
-        self.count.setText(tr("{n} rows", n=f"{self.model.total:,}"))
+        # known_total, not total: ``total`` would count at once, before the first paint.
+        self.count.setText(tr("{n} rows", n=f"{self.model.known_total:,}"))
 
     def _selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = {i.row() for i in selected.indexes()}

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from core.models import Machine
 from core.registry import registry
 from desktop.i18n import entity_label, tr
-from desktop.models.job_queue import JobQueueModel
+from desktop.models.job_queue import QUEUE_LIMIT, JobQueueModel
 from desktop.presenters.jobs import JobsPresenter
 from desktop.presenters.printing import job_ticket_html, write_pdf
 from desktop.views.entity_page import EntityPage
@@ -71,10 +71,15 @@ class QueueView(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         self.presenter.failed.connect(lambda m: self.message.setText(f"{m.title} {m.text}"))
+        self.model.modelReset.connect(self._note_truncated)
         self.machine.currentIndexChanged.connect(
             lambda _i: self.model.set_machine(self.machine.currentData())
         )
         self.load_machines()
+
+    def _note_truncated(self) -> None:
+        if self.model.truncated:
+            self.message.setText(tr("Showing the first {n} open jobs", n=QUEUE_LIMIT))
 
     def load_machines(self) -> None:
         current = self.machine.currentData()
@@ -93,8 +98,8 @@ class QueueView(QWidget):
         self.machine.blockSignals(False)
         self.model.set_machine(self.machine.currentData())
 
-    def _reorder(self, machine_id: str, ids: list[str]) -> None:
-        if not self.presenter.reorder(machine_id, ids):
+    def _reorder(self, machine_id: str, ids: list[str], slots: list[int]) -> None:
+        if not self.presenter.reorder(machine_id, ids, slots):
             self.model.refresh()
 
     def selected_job(self) -> str | None:
@@ -137,7 +142,10 @@ class JobsPage(QWidget):
         self.setObjectName("page_jobs")
         self.presenter = JobsPresenter(session, undo=undo, parent=self)
         self.queue = QueueView(session, self.presenter)
-        self.all = EntityPage(session, "jobs", undo=undo)
+        # Newest first: ids are UUIDv7 (time-ordered) and the primary key index serves
+        # this order, so the first page of 100,000 jobs comes in a millisecond; the
+        # registry's "sequence" order means little across machines and needs a sort.
+        self.all = EntityPage(session, "jobs", undo=undo, sort="-id")
         self.tabs = QTabWidget()
         self.tabs.addTab(self.queue, tr("Queue"))
         self.tabs.addTab(self.all, tr("All jobs"))

@@ -141,7 +141,7 @@ def test_board_model(session: Any, demo: Any, qtmodeltester: Any) -> None:
 def test_job_queue_drag_and_drop_reorders(session: Any, demo: Any, qtmodeltester: Any) -> None:
     calls: list[tuple[str, list[str]]] = []
     mid = demo["machines"][1]
-    model = JobQueueModel(session, mid, on_reorder=lambda m, ids: calls.append((m, ids)))
+    model = JobQueueModel(session, mid, on_reorder=lambda m, ids, slots: calls.append((m, ids)))
     qtmodeltester.check(model, force_py=True)
     ids = model.ids()
     assert len(ids) == 6

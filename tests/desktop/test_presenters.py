@@ -304,3 +304,20 @@ def test_error_messages_in_spanish(session: Any) -> None:
     assert form.set_text("name", "") == "Obligatorio"
     msg = user_message(Conflict("x"))
     assert msg.title == "Otra persona cambió este registro." and msg.kind == "conflict"
+
+
+def test_reorder_reuses_the_sequence_values_the_jobs_hold(session: Any, demo: Any) -> None:
+    """A long queue shows only its head: handing out the same values keeps the jobs
+    not shown behind the ones reordered."""
+    jobs = JobsPresenter(session)
+    mid = demo["machines"][5]
+    with session.read() as s:
+        rows = s.execute(select(Job.id, Job.sequence).where(Job.machine_id == mid)
+                         .order_by(Job.sequence)).all()  # fmt: skip
+    head = [r.id for r in rows[:3]]
+    slots = [r.sequence for r in rows[:3]]
+    assert jobs.reorder(mid, [head[2], head[0], head[1]], slots)
+    with session.read() as s:
+        now = dict(s.execute(select(Job.id, Job.sequence).where(Job.machine_id == mid)).all())
+    assert [now[head[2]], now[head[0]], now[head[1]]] == slots
+    assert all(now[r.id] == r.sequence for r in rows[3:])
