@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow, uuid7
 from core.db import BUSY_TIMEOUT_MS, Store, integrity_check, sqlite_url
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.models import AuditEntry, Client, Organisation, OutboxEntry
+from core.models import AuditEntry, Client, Organisation, OutboxEntry, SyncState
 from core.registry import registry
 from core.security import verify_secret
 from core.serial import to_json
@@ -156,10 +156,63 @@ def test_pragmas_in_effect_on_reads_and_writes(store: Store) -> None:
             }
         assert pragma == {
             "journal_mode": "wal",
-            "synchronous": 2,  # FULL: an acknowledged commit survives a power cut
+            # NORMAL: durability comes from GroupCommit's fsync before a write is
+            # acknowledged (see core.db and the group-commit tests below).
+            "synchronous": 1,
             "foreign_keys": 1,
             "busy_timeout": BUSY_TIMEOUT_MS,
         }
+
+
+def test_a_write_is_acknowledged_only_after_an_fsync_that_began_after_its_commit(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: every store.write() returns only once a WAL fsync that started after
+    its commit has finished; concurrent writers share fsyncs."""
+    gc = store.group_commit
+    assert gc is not None
+    lock = threading.Lock()
+    mine = threading.local()  # the ordinal of this thread's last commit
+    commits = 0
+    fsync_starts: list[int] = []  # how many commits had happened when each fsync began
+    real_fsync = gc._fsync
+
+    @event.listens_for(store.engine, "commit")
+    def _count(_conn: Any) -> None:
+        nonlocal commits
+        with lock:
+            commits += 1
+            mine.ordinal = commits
+
+    def recording_fsync() -> None:
+        with lock:
+            fsync_starts.append(commits)
+        time.sleep(0.002)  # a slow disk makes writers pile up behind one fsync
+        real_fsync()
+
+    monkeypatch.setattr(gc, "_fsync", recording_fsync)
+    late: list[str] = []
+
+    def writer(n: int) -> None:
+        for i in range(25):
+            with store.write() as s:
+                s.add(SyncState(key=f"w{n}-{i}", value=i))
+            with lock:
+                covered = max(fsync_starts, default=0)
+            if covered < mine.ordinal:
+                late.append(f"w{n}-{i}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    event.remove(store.engine, "commit", _count)
+    assert not late
+    with store.read() as s:
+        written = select(func.count()).select_from(SyncState).where(SyncState.key.like("w%"))
+        assert s.scalar(written) == 200
+    assert 0 < len(fsync_starts) < 200, "concurrent writers should share fsyncs"
 
 
 def test_deferred_read_then_write_fails_at_once(store: Store) -> None:
