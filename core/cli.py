@@ -52,9 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
     level = (args.log_level or settings.log_level).upper()
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    # Text for a person at a terminal; JSON lines with request ids when
+    # STRUCTURA_LOG_FORMAT=json (the service units and the container image set it).
+    from core.logging_setup import configure
+
+    configure(level)
     result = args.func(args, settings)
     return int(result or 0)
 

@@ -1,4 +1,4 @@
-"""Subcommands that need only the core: ``db upgrade``, ``import``, ``demo``."""
+"""Subcommands that need only the core: ``db upgrade``, ``import``, ``demo``, ``backup``."""
 
 from __future__ import annotations
 
@@ -49,3 +49,7 @@ def register(sub: Any) -> None:
     )
     demo.add_argument("--admin-password", help="set the admin password (default: random)")
     demo.set_defaults(func=_demo)
+
+    from core.backup import register as add_backup
+
+    add_backup(sub)

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     central_url: str = ""
     announce: bool = True
     log_level: str = "INFO"
+    # Online backups of the site store (core.backup): every N hours (0: only on demand,
+    # `structura backup create`), newest `backup_keep` kept, in backup_dir (default:
+    # data_dir/backups).
+    backup_hours: float = 0.0
+    backup_keep: int = 14
+    backup_dir: Path | None = None
 
     @property
     def store_path(self) -> Path:
