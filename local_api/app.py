@@ -83,6 +83,10 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         cors_origins=list(settings.cors_origins),
     )
+    # Outermost: /healthz, /readyz, /metrics and the request id in the log context.
+    from local_api.metrics import observe_site
+
+    observe_site(app, context)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
