@@ -50,4 +50,19 @@ def create_central_app(ctx: CentralContext) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # /healthz, /readyz, /metrics, X-Request-ID and JSON access lines (packaging, issue 7).
+    from local_api.metrics import observe_central
+
+    observe_central(app, ctx)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """One worker's app, settings from the environment: what ``structura central serve
+    --workers N`` (and ``uvicorn --factory central.app:app_from_env``) starts per process."""
+    from central.settings import CentralSettings
+    from core.logging_setup import configure
+
+    settings = CentralSettings()
+    configure(settings.log_level)  # a spawned worker starts with no logging set up
+    return create_central_app(CentralContext.open(settings))

@@ -11,11 +11,18 @@ from core.settings import Settings
 
 
 def _context(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
     from central.context import CentralContext
     from central.settings import CentralSettings
 
     overrides = {"database_url": args.database_url} if getattr(args, "database_url", None) else {}
-    return CentralContext.open(CentralSettings(**overrides))
+    try:
+        settings = CentralSettings(**overrides)
+    except ValidationError as exc:  # e.g. production with an example secret: say so, no trace
+        reasons = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+        raise SystemExit("central settings refused: " + "; ".join(reasons)) from None
+    return CentralContext.open(settings)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -26,6 +33,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     ctx = _context(args)
     host = args.host or ctx.settings.host
     port = args.port if args.port is not None else ctx.settings.port
+    workers = args.workers or ctx.settings.workers
+    if workers > 1:
+        # Each worker process builds its own app from the environment (app_from_env);
+        # this process only checked the settings and migrated the database.
+        ctx.store.dispose()
+        if args.database_url:
+            os.environ["DATABASE_URL"] = args.database_url
+        uvicorn.run("central.app:app_from_env", factory=True, workers=workers, host=host,
+                    port=port, log_config=None, access_log=False, server_header=False)  # fmt: skip
+        return 0
     try:
         uvicorn.run(create_central_app(ctx), host=host, port=port, log_level="warning",
                     access_log=False)  # fmt: skip
@@ -95,6 +112,8 @@ def register(sub: Any) -> None:
     p = add("serve", "run the central server", _serve)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="uvicorn worker processes (default: "
+                   "STRUCTURA_CENTRAL_WORKERS or 1)")  # fmt: skip
     p = add("create-admin", "make a central admin (password from STRUCTURA_ADMIN_PASSWORD "
             "or prompted)", _with_store(_create_admin))  # fmt: skip
     p.add_argument("email")

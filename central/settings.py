@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values from the examples (packaging/central/.env.example, docs): fine on a laptop,
+# refused in production.
+EXAMPLE_SECRETS = frozenset({"", "change-me", "changeme", "secret", "password", "structura"})
 
 
 class CentralSettings(BaseSettings):
@@ -26,3 +30,32 @@ class CentralSettings(BaseSettings):
     max_pull: int = 5000
     db_pool_size: int = 20
     log_level: str = "INFO"
+    # Deployment (packaging/central): STRUCTURA_ENV=production refuses example or weak
+    # secrets; workers are uvicorn processes; a metrics dir lets any worker report all.
+    env: str = Field(
+        default="development",
+        validation_alias=AliasChoices("STRUCTURA_ENV", "STRUCTURA_CENTRAL_ENV"),
+    )
+    workers: int = 1
+    metrics_token: str = ""
+    metrics_dir: str = ""
+    access_log: bool = True
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> CentralSettings:
+        if self.env != "production":
+            return self
+        from sqlalchemy.engine import make_url
+
+        problems = []
+        if len(self.jwt_secret) < 32 or self.jwt_secret.lower() in EXAMPLE_SECRETS:
+            problems.append("STRUCTURA_CENTRAL_JWT_SECRET must be set to 32+ random characters")
+        if not self.database_url:
+            problems.append("DATABASE_URL is not set")
+        elif (make_url(self.database_url).password or "").lower() in EXAMPLE_SECRETS - {""}:
+            problems.append("DATABASE_URL uses the example password")
+        if self.metrics_token and self.metrics_token.lower() in EXAMPLE_SECRETS:
+            problems.append("STRUCTURA_CENTRAL_METRICS_TOKEN is an example value")
+        if problems:
+            raise ValueError("production settings refused: " + "; ".join(problems))
+        return self
