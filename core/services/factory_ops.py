@@ -4,6 +4,7 @@ path (so it is audited, queued for sync and broadcast like any other change)."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.clock import utcnow
 from core.errors import Conflict, Forbidden, Invalid
 from core.models import Alert, Job, Machine
-from core.oee import PRODUCTION, machine_oee
+from core.oee import PRODUCTION, machines_oee
 from core.registry import registry
 from core.serial import to_json
 from core.services import writes
@@ -403,18 +404,24 @@ def board(session: Session, *, org_id: str, now: datetime | None = None) -> list
             Alert.org_id == org_id, Alert.dismissed_at.is_(None), Alert.deleted_at.is_(None)
         )
     ).all()
+    queues: dict[str, list[Job]] = defaultdict(list)
+    for j in active:
+        queues[j.machine_id].append(j)
+    open_alerts = Counter(alerts)
+    oee = (
+        machines_oee(
+            session, org_id=org_id, machines=list(machines), start=midnight, end=now, now=now
+        )
+        if now > midnight
+        else {}
+    )
     cards = []
     for m in machines:
-        queue = [j for j in active if j.machine_id == m.id]
+        queue = queues[m.id]
         current = next((j for j in queue if j.id == m.current_job_id), None) or next(
             (j for j in queue if j.status == "IN_PROGRESS"), None
         )
         upcoming = next((j for j in queue if j.status == "PENDING"), None)
-        oee = (
-            machine_oee(session, org_id=org_id, machine_id=m.id, start=midnight, end=now, now=now)
-            if now > midnight
-            else None
-        )
         cards.append(
             {
                 "id": m.id,
@@ -427,8 +434,8 @@ def board(session: Session, *, org_id: str, now: datetime | None = None) -> list
                 "current_job": _job_card(current),
                 "next_job": _job_card(upcoming),
                 "queue_length": len(queue),
-                "oee_today": oee["oee"] if oee else None,
-                "open_alerts": sum(1 for a in alerts if a == m.id),
+                "oee_today": oee[m.id]["oee"] if m.id in oee else None,
+                "open_alerts": open_alerts[m.id],
                 "total_meters": to_json(m.total_meters),
                 "next_maintenance_at": to_json(m.next_maintenance_at),
             }

@@ -3,10 +3,13 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+import pytest
+
 from core.oee import compute_oee, machine_oee, oee_report, periods
 from core.services import factory_ops as ops
 from core.services import writes
 from core.services.writes import Actor
+from core.site import site_info
 
 
 def test_domain_example():
@@ -38,7 +41,15 @@ def test_shift_periods_cover_the_day():
     assert sum((b - a for a, b in shifts), timedelta()) == timedelta(days=1)
 
 
-def test_machine_oee_from_downtime_and_production_events(store, site):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def any_store(request):
+    """The OEE queries extract JSON fields in the database: check both dialects."""
+    store = request.getfixturevalue("store" if request.param == "sqlite" else "pg_store")
+    return store, site_info(store)
+
+
+def test_machine_oee_from_downtime_and_production_events(any_store):
+    store, site = any_store
     actor = Actor(org_id=site.org_id, user_id=None, role="admin")
     start = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
     end = start + timedelta(minutes=480)
