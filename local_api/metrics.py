@@ -229,11 +229,12 @@ class MultiProcess:
     Each process dumps its own values to ``DIR/<pid>.json`` (atomically: write, rename)
     right before it answers a scrape and every ``interval`` seconds in between; the
     answering worker adds up every file. Files of exited workers stay, so counters never
-    go down (what Prometheus expects of a counter). Gauges that collectors compute from
-    the database are the same in every worker and are not summed.
+    go down (what Prometheus expects of a counter). Another worker's share is at most
+    ``interval`` seconds old: fine for scrapes 15 s apart. Gauges that collectors compute
+    from the database are the same in every worker and are not summed.
     """
 
-    def __init__(self, directory: str | Path, interval: float = 5.0) -> None:
+    def __init__(self, directory: str | Path, interval: float = 2.0) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.interval = interval
