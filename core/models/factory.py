@@ -65,6 +65,8 @@ class Job(Synced, Base):
         ref("project_id", "projects"),
         ref("machine_id", "machines"),
         Index("ix_jobs_queue", "org_id", "machine_id", "status", "sequence"),
+        # The jobs list's default order (the registry's default_sort).
+        Index("ix_jobs_sequence", "org_id", "sequence"),
     )
     project_id: Mapped[str | None] = mapped_column(ID)
     machine_id: Mapped[str] = mapped_column(ID)

@@ -1,23 +1,16 @@
 """The machines board: one item per active machine with its status and current job.
 
-The cards have the shape of ``core.services.factory_ops.board`` (what the shop-floor
-pages show) and follow its rules: current job = the machine's ``current_job_id`` or its
-first job IN_PROGRESS; next = the first PENDING by sequence, then due date. They are
-read with indexed per-machine queries instead, because ``board()`` loads every open job
-of the organisation, which takes seconds once there are 100,000 of them.
+The cards are ``core.services.factory_ops.board``'s, the same the shop-floor pages show.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from sqlalchemy import func, select
 
-from core.clock import utcnow
-from core.models import Alert, Job, Machine
-from core.serial import to_json
+from core.services.factory_ops import board
 
 ACTIVE = ("PENDING", "IN_PROGRESS", "PAUSED")
 
@@ -30,106 +23,9 @@ _Index = QModelIndex | QPersistentModelIndex
 WATCHED = frozenset({"machines", "jobs", "alerts", "downtimes"})
 
 
-def _job_card(job: Any) -> dict[str, Any] | None:
-    if job is None:
-        return None
-    return {
-        "id": job.id,
-        "title": job.title,
-        "status": job.status,
-        "progress": to_json(job.progress),
-        "produced_qty": to_json(job.produced_qty),
-        "quantity": to_json(job.quantity),
-        "unit": job.unit,
-        "version": job.version,
-    }
-
-
-def _next_job(s: Any, live: tuple[Any, ...], machine_id: str) -> Any:
-    """First PENDING job by sequence, then due date. In two indexed steps: ordering by
-    (sequence, due_at) at once would sort the machine's whole queue."""
-    pending = (*live, Job.machine_id == machine_id, Job.status == "PENDING")
-    first = s.scalar(select(func.min(Job.sequence)).where(*pending))
-    if first is None:
-        return None
-    return s.scalars(
-        select(Job).where(*pending, Job.sequence == first)
-        .order_by(Job.due_at.asc().nulls_last(), Job.id).limit(1)
-    ).first()  # fmt: skip
-
-
 def load_cards(session: Any, now: datetime | None = None) -> list[dict[str, Any]]:
-    from core.oee import machine_oee
-
-    org = session.org_id
-    now = now or utcnow()
-    midnight = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
-    live = (Job.org_id == org, Job.deleted_at.is_(None))
     with session.read() as s:
-        machines = s.scalars(
-            select(Machine)
-            .where(Machine.org_id == org, Machine.deleted_at.is_(None), Machine.is_active.is_(True))
-            .order_by(Machine.name)
-        ).all()
-        counts = dict(
-            s.execute(
-                select(Job.machine_id, func.count())
-                .where(*live, Job.status.in_(ACTIVE))
-                .group_by(Job.machine_id)
-            ).all()
-        )
-        alerts = dict(
-            s.execute(
-                select(Alert.machine_id, func.count())
-                .where(
-                    Alert.org_id == org, Alert.dismissed_at.is_(None), Alert.deleted_at.is_(None)
-                )
-                .group_by(Alert.machine_id)
-            ).all()
-        )
-        cards = []
-        for m in machines:
-            current = None
-            if m.current_job_id:
-                current = s.get(Job, (org, m.current_job_id))
-                if (
-                    current is None
-                    or current.deleted_at is not None
-                    or current.status not in ACTIVE
-                ):
-                    current = None
-            if current is None:
-                current = s.scalars(
-                    select(Job)
-                    .where(*live, Job.machine_id == m.id, Job.status == "IN_PROGRESS")
-                    .order_by(Job.sequence)
-                    .limit(1)
-                ).first()
-            upcoming = _next_job(s, live, m.id)
-            oee = (
-                machine_oee(s, org_id=org, machine_id=m.id, start=midnight, end=now, now=now)
-                if now > midnight
-                else None
-            )
-            cards.append(
-                {
-                    "id": m.id,
-                    "name": m.name,
-                    "type": m.type,
-                    "status": m.status,
-                    "status_since": to_json(m.status_since),
-                    "color": m.color,
-                    "version": m.version,
-                    "current_job": _job_card(current),
-                    "next_job": _job_card(upcoming),
-                    "queue_length": int(counts.get(m.id, 0)),
-                    "oee_today": oee["oee"] if oee else None,
-                    "open_alerts": int(alerts.get(m.id, 0)),
-                    "total_meters": to_json(m.total_meters),
-                    "next_maintenance_at": to_json(m.next_maintenance_at),
-                }
-            )
-        return cards
+        return board(s, org_id=session.org_id, now=now)
 
 
 class BoardModel(QAbstractListModel):

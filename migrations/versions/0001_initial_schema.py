@@ -6,7 +6,7 @@ Downgrade drops children before parents.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 10:45:02.026439
+Create Date: 2026-11-21 10:50:25.592853
 """
 
 from __future__ import annotations
@@ -570,6 +570,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_jobs_queue", ["org_id", "machine_id", "status", "sequence"], unique=False
         )
+        batch_op.create_index("ix_jobs_sequence", ["org_id", "sequence"], unique=False)
 
     op.create_table(
         "show_costs",
@@ -641,6 +642,7 @@ def downgrade() -> None:
     op.drop_table("travel")
     op.drop_table("show_costs")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_sequence")
         batch_op.drop_index("ix_jobs_queue")
 
     op.drop_table("jobs")
