@@ -160,9 +160,10 @@ class Store:
         self.group_commit = (
             GroupCommit(Path(db_file).resolve()) if db_file and db_file != ":memory:" else None
         )
-        if recorder_factory is None:
-            from core.services.recorders import OutboxRecorder
+        from core.services.recorders import OutboxRecorder, install_buffer_drain
 
+        install_buffer_drain()
+        if recorder_factory is None:
             recorder_factory = OutboxRecorder
         self.recorder = recorder_factory()
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
@@ -209,7 +210,10 @@ class Store:
 
 
 def _forget_rows_made_here(session: Session, _transaction: Any) -> None:
+    # A savepoint begins with a flush, which drains the buffered outbox/audit inserts:
+    # what is buffered now belongs to the rolled-back savepoint and must not be written.
     session.info.pop("made_here", None)
+    session.info.pop("insert_buffer", None)
 
 
 def integrity_check(store: Store) -> str:

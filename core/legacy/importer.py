@@ -257,6 +257,8 @@ class _Run:
                     id=row.id,
                     extra=row.extra or None,
                     hashed_secrets=p.hashed or None,
+                    # _existing() above looked every id up in this transaction.
+                    known_new=True,
                 )
             except Conflict as exc:
                 if exc.current is not None:  # written meanwhile by someone else

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from core.clock import HybridClock, utcnow
@@ -42,19 +43,48 @@ class OutboxRecorder:
         self.clock = HybridClock()
 
     def record(self, session: Session, change: Change) -> None:
-        session.add(
-            OutboxEntry(
-                op_id=change.op_id,
-                org_id=change.org_id,
-                entity=change.entity,
-                entity_id=change.entity_id,
-                kind=change.kind,
-                base_version=change.base_version,
-                fields=change.fields,
-                made_at=self.clock.now(),
-                made_by=change.actor_id,
-                created_at=utcnow(),
-                status="pending",
-                attempts=0,
-            )
+        buffer_insert(
+            session,
+            OutboxEntry,
+            {
+                "op_id": change.op_id,
+                "org_id": change.org_id,
+                "entity": change.entity,
+                "entity_id": change.entity_id,
+                "kind": change.kind,
+                "base_version": change.base_version,
+                "fields": change.fields,
+                "made_at": self.clock.now(),
+                "made_by": change.actor_id,
+                "created_at": utcnow(),
+                "status": "pending",
+                "attempts": 0,
+            },
         )
+
+
+# Outbox and audit entries are appended for every change; as ORM objects they cost more
+# than the row they describe. They are kept as plain rows in the session and written
+# with one multi-row INSERT per table whenever the session flushes (before any query
+# that autoflushes, and at commit), in the order they were made.
+_BUFFER = "insert_buffer"
+
+
+def buffer_insert(session: Session, model: type, values: dict[str, Any]) -> None:
+    buffers: dict[type, list[dict[str, Any]]] = session.info.setdefault(_BUFFER, {})
+    buffers.setdefault(model, []).append(values)
+
+
+def drain_inserts(session: Session, *_: Any) -> None:
+    buffers = session.info.pop(_BUFFER, None)
+    if not buffers:
+        return
+    for model, rows in buffers.items():
+        session.execute(insert(model), rows)
+
+
+def install_buffer_drain() -> None:
+    """Drain buffered inserts on every flush and commit, for every session (once)."""
+    for name in ("before_flush", "before_commit"):
+        if not event.contains(Session, name, drain_inserts):
+            event.listen(Session, name, drain_inserts)

@@ -26,7 +26,7 @@ from core.registry import EntitySpec, registry, spec_for
 from core.schemas.common import ID_PATTERN
 from core.security import hash_secret
 from core.serial import normalise, row_to_json, to_json
-from core.services.recorders import Change
+from core.services.recorders import Change, buffer_insert
 
 SYSTEM = "system"
 MASK = "***"
@@ -74,7 +74,10 @@ def load(
     made = _made_here(session).get(("row", spec.name, org_id, id))
     if made is not None:
         return made
-    if for_update and session.get_bind().dialect.name != "sqlite":
+    # "locked_rows": (model, key) a caller already locked in bulk (the sync push locks a
+    # whole batch in a few statements); the session's copy is then the locked row.
+    locked = (spec.model, (org_id, id)) in session.info.get("locked_rows", ())
+    if for_update and not locked and session.get_bind().dialect.name != "sqlite":
         stmt = select(spec.model).where(spec.model.org_id == org_id, spec.model.id == id)
         return session.scalars(stmt.with_for_update()).one_or_none()
     return session.get(spec.model, (org_id, id))
@@ -225,21 +228,23 @@ def _emit(
         row=row,
     )
     masked_before = _mask(spec, before)  # the old secret hash is as secret as the new one
-    session.add(
-        AuditEntry(
-            org_id=row.org_id,
-            at=row.updated_at,
-            actor_id=actor.user_id,
-            device_id=actor.device_id,
-            entity=spec.name,
-            entity_id=row.id,
-            kind=kind,
-            op_id=change.op_id,
-            version=row.version,
-            changes={k: [masked_before.get(k), v] for k, v in _mask(spec, fields).items()}
+    buffer_insert(
+        session,
+        AuditEntry,
+        {
+            "org_id": row.org_id,
+            "at": row.updated_at,
+            "actor_id": actor.user_id,
+            "device_id": actor.device_id,
+            "entity": spec.name,
+            "entity_id": row.id,
+            "kind": kind,
+            "op_id": change.op_id,
+            "version": row.version,
+            "changes": {k: [masked_before.get(k), v] for k, v in _mask(spec, fields).items()}
             if kind != "delete"
             else {},
-        )
+        },
     )
     session.info["recorder"].record(session, change)
     session.info.setdefault("changes", []).append(
@@ -282,12 +287,17 @@ def create(
     op_id: str | None = None,
     extra: dict[str, Any] | None = None,
     hashed_secrets: Mapping[str, str] | None = None,
+    known_new: bool = False,
 ) -> Any:
     """Create a row. ``hashed_secrets`` is for the system actor only (the legacy import,
     the demo data): secret inputs already hashed with ``core.security.hash_secret``,
     keyed by input name (``{"pin": "$argon2id$..."}``). It lets a bulk caller hash many
     secrets in a thread pool up front while the row still goes through this one path;
-    plaintext never reaches it, and the audit entry masks the value as usual."""
+    plaintext never reaches it, and the audit entry masks the value as usual.
+
+    ``known_new`` (system actor only): the caller looked the given id up in bulk in this
+    same write transaction and found nothing, so the per-row lookup is skipped. The
+    primary key still refuses a duplicate, at flush."""
     spec = spec_for(entity)
     check_permission(spec, actor, "create")
     values = normalise(spec.model, validate_create(spec, data))
@@ -310,7 +320,10 @@ def create(
         if errors:
             raise _invalid(errors, spec.name)
         # A fresh UUIDv7 cannot exist already; only a caller-given id is looked up.
-        existing = _lookup(session, spec.name, actor.org_id, row_id) if id is not None else None
+        if known_new and actor.role != SYSTEM:
+            raise Forbidden("only the system actor may skip the existence check")
+        look = id is not None and not known_new
+        existing = _lookup(session, spec.name, actor.org_id, row_id) if look else None
         if existing is not None:
             raise Conflict(f"{spec.name} '{row_id}' already exists", current=existing)
         _check_unique(session, spec, actor.org_id, row_id, values)

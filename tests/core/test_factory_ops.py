@@ -197,3 +197,23 @@ def test_my_jobs_lists_active_assigned_jobs_running_first(floor):
         ops.start_job(s, actor=ana, job_id=j1.id)
     with store.read() as s:
         assert [j.id for j in ops.my_jobs(s, actor=ana)] == [j1.id, j3.id]
+
+
+def test_a_rolled_back_savepoint_leaves_no_outbox_or_audit_entry(floor):
+    """An action that fails halfway inside a savepoint (the batch API's shape) must not
+    leave the outbox or audit entries of its first half behind."""
+    from core.models import AuditEntry
+
+    store, _, ana, _, _m, j1, _ = floor
+    with store.read() as s:
+        before = (count(s, OutboxEntry), count(s, AuditEntry))
+    with store.write() as s:
+        with pytest.raises(Invalid), s.begin_nested():
+            writes.update(
+                s, actor=ana, entity="jobs", id=j1.id, data={"title": "renamed"}, check=False
+            )
+            writes.update(s, actor=ana, entity="jobs", id=j1.id, data={"quantity": -1}, check=False)
+        writes.update(s, actor=ana, entity="jobs", id=j1.id, data={"priority": "HIGH"}, check=False)
+    with store.read() as s:
+        assert (count(s, OutboxEntry), count(s, AuditEntry)) == (before[0] + 1, before[1] + 1)
+        assert s.get(type(j1), (ana.org_id, j1.id)).title == "C150 lote 1"
