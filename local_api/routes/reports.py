@@ -1,13 +1,13 @@
 """Finance and OEE reports. The arithmetic is ``core.finance`` and ``core.oee``."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from core.errors import Invalid
-from core.registry import FACTORY_READERS, OFFICE, registry
+from core.registry import FACTORY_READERS, OFFICE, TOUR_READERS, registry
 from core.services.writes import Actor
 from local_api.deps import Deps, check_role
 from local_api.problems import AUTHED, responses
@@ -109,5 +109,58 @@ def router(deps: Deps) -> APIRouter:
                     machine_id=machine_id,
                 )
             )
+
+    @r.get(
+        "/api/calendar",
+        response_model=list[ReportRow],
+        responses=responses(*AUTHED, 422),
+        summary="Shows, travel and other days in one list (default: the next 90 days)",
+    )
+    def calendar(
+        actor: Annotated[Actor, Depends(current)],
+        start: Annotated[AwareDatetime | None, Query()] = None,
+        end: Annotated[AwareDatetime | None, Query()] = None,
+    ) -> Any:
+        from core.serial import to_json
+
+        items = _calendar(actor, start, end)
+        return json_response([{k: to_json(v) for k, v in i.items()} for i in items])
+
+    @r.get(
+        "/api/calendar.ics",
+        response_class=Response,
+        responses={200: {"content": {"text/calendar": {}}}} | responses(*AUTHED, 422),
+        summary="The same calendar as iCalendar (RFC 5545), for phones and office calendars",
+    )
+    def calendar_ics(
+        actor: Annotated[Actor, Depends(current)],
+        start: Annotated[AwareDatetime | None, Query()] = None,
+        end: Annotated[AwareDatetime | None, Query()] = None,
+    ) -> Response:
+        from core.calendar import to_ical
+
+        body = to_ical(_calendar(actor, start, end), calendar_name=ctx.site.org_name)
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="structura.ics"'},
+        )
+
+    def _calendar(actor: Actor, start: datetime | None, end: datetime | None) -> list[Any]:
+        deps.module_enabled(reg["shows"])
+        check_role(actor, TOUR_READERS, "see the tour calendar")
+        from core.calendar import calendar_items
+        from core.clock import utcnow
+
+        start = start or utcnow() - timedelta(days=1)
+        end = end or start + timedelta(days=90)
+        _check_range(start, end)
+        if end - start > timedelta(days=731):
+            raise Invalid(
+                "a calendar covers at most two years",
+                details=[{"field": "end", "message": "range too long"}],
+            )
+        with ctx.store.read() as s:
+            return calendar_items(s, org_id=actor.org_id, start=start, end=end)
 
     return r

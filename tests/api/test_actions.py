@@ -161,3 +161,36 @@ def test_sync_status(client: Any, as_: Any, context: Any) -> None:
         "state": "idle",
         "pending": 3,
     }
+
+
+def test_calendar_json_and_ical(admin: Any) -> None:
+    show = admin.post(
+        "/api/shows",
+        json={
+            "city": "Porto",
+            "country": "PT",
+            "starts_at": "2026-12-10T21:00:00+00:00",
+            "fee": "5000",
+            "currency": "EUR",
+            "status": "confirmed",
+        },
+    )
+    assert show.status_code == 201, show.text
+    params = {"start": "2026-12-01T00:00:00Z", "end": "2026-12-31T00:00:00Z"}
+    items = admin.get("/api/calendar", params=params)
+    assert items.status_code == 200, items.text
+    assert [(i["kind"], i["title"]) for i in items.json()] == [("show", "Porto")]
+    ics = admin.get("/api/calendar.ics", params=params)
+    assert ics.status_code == 200
+    assert ics.headers["content-type"].startswith("text/calendar")
+    assert "DTSTART:20261210T210000Z" in ics.text.split("\r\n")
+    bad = admin.get("/api/calendar", params={"start": params["end"], "end": params["start"]})
+    assert bad.status_code == 422
+
+
+def test_calendar_is_not_for_operators(app: Any, as_: Any) -> None:
+    from tests.api.client import asgi_client
+
+    with asgi_client(app, base_url="http://testserver") as c:
+        c.headers.update(as_("operator"))
+        assert c.get("/api/calendar.ics").status_code == 403
