@@ -595,3 +595,20 @@ class SessionCache:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+
+
+def set_own_preferences(session: Session, *, actor: Actor, language: str) -> User:
+    """A user changes their own language (users are otherwise admin-only). Goes through
+    the write path, so it is audited and syncs like any other change."""
+    from core.services import writes
+
+    if actor.user_id is None:
+        raise Forbidden("only a logged-in user has preferences")
+    return writes.update(
+        session,
+        actor=actor,
+        entity="users",
+        id=actor.user_id,
+        data={"language": language},
+        check=False,
+    )

@@ -35,6 +35,10 @@ class RefreshIn(_In):
     refresh_token: str = Field(min_length=16, max_length=200)
 
 
+class MeIn(_In):
+    language: Literal["es", "en"]
+
+
 class LogoutIn(_In):
     refresh_token: str | None = Field(default=None, min_length=16, max_length=200)
 
@@ -164,6 +168,17 @@ def router(deps: Deps) -> APIRouter:
             user = s.get(User, (actor.org_id, actor.user_id))
             if user is None:
                 raise Unauthenticated("user no longer exists")
+            return _user_json(user)
+
+    @r.patch(
+        "/me",
+        response_model=UserRead,
+        responses=responses(*AUTHED, 422),
+        summary="Change your own preferences (language)",
+    )
+    def update_me(body: MeIn, actor: Annotated[Actor, Depends(deps.current_actor)]) -> Any:
+        with ctx.store.write() as s:
+            user = auth.set_own_preferences(s, actor=actor, language=body.language)
             return _user_json(user)
 
     return r

@@ -253,3 +253,15 @@ def test_login_rate_limit_per_account(make_context: Any, people: People) -> None
         assert r.status_code == 429 and "retry-after" in r.headers
         # Per account, not per client: another user from the same client is fine.
         assert pin_login(c, people["operator"], PINS["operator"]).status_code == 200
+
+
+def test_a_user_changes_their_own_language_and_nothing_else(app: Any, as_: Any) -> None:
+    from tests.api.client import asgi_client
+
+    with asgi_client(app, base_url="http://testserver") as c:
+        c.headers.update(as_("operator"))
+        r = c.patch("/api/auth/me", json={"language": "en"})
+        assert r.status_code == 200, r.text
+        assert r.json()["language"] == "en" and c.get("/api/auth/me").json()["language"] == "en"
+        assert c.patch("/api/auth/me", json={"role": "admin"}).status_code == 422
+        assert c.patch("/api/auth/me", json={"language": "fr"}).status_code == 422
