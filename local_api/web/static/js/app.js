@@ -63,8 +63,14 @@ function startIdleTimer() {
 function setupLanguageSwitch() {
   const button = $("#lang-switch");
   if (!button) return;
-  button.addEventListener("click", () => {
-    setLanguage(button.dataset.lang);
+  button.addEventListener("click", async () => {
+    const lang = button.dataset.lang;
+    setLanguage(lang);
+    // Logged in: keep the choice with the user, so every tablet they use follows it.
+    if (session()) {
+      try { await api("/api/auth/me", { method: "PATCH", body: { language: lang } }); }
+      catch (err) { /* the cookie still applies on this tablet */ }
+    }
     location.reload();
   });
 }
