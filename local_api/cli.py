@@ -35,8 +35,21 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     broadcaster = _start_broadcaster(context)
     app = create_app(context)
+    ssl_kwargs: dict[str, str] = {}
+    from core import tls
+
+    if tls.https_wanted(settings, args.https):
+        # Self-signed on first run; clients pin its fingerprint (QR code, zeroconf fp).
+        cert = tls.ensure_site_cert(settings.data_dir, context.site.site_name)
+        ssl_kwargs = tls.uvicorn_ssl(cert)
+        print(f"certificate fingerprint {cert.fingerprint}", flush=True)
     server = EmbeddedServer(
-        app, host=host, port=port, log_level=args.uvicorn_log_level, access_log=args.access_log
+        app,
+        host=host,
+        port=port,
+        log_level=args.uvicorn_log_level,
+        access_log=args.access_log,
+        **ssl_kwargs,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,6 +133,11 @@ def register(sub: Any) -> None:
         help="requests per second per user and device (default 50)",
     )
     sv.add_argument("--access-log", action="store_true", help="log every request")
+    sv.add_argument(
+        "--https",
+        action="store_true",
+        help="serve TLS with the site's self-signed certificate (also STRUCTURA_HTTPS=1)",
+    )
     sv.set_defaults(func=serve)
     us = ssub.add_parser("users", help="list the users who can log in")
     us.set_defaults(func=users)

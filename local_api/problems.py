@@ -7,6 +7,7 @@ logged with the request id and tells the client nothing but that id.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ _HTTP_CODES = {
     428: "precondition_required",
     429: "rate_limited",
     500: "internal_error",
+    507: "storage_full",
 }
 
 
@@ -158,7 +160,50 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return problem_response(request, exc.status_code, detail, headers=headers)
 
 
+# SQLITE_FULL; and the errno of a full disk or quota (the WAL fsync, a temp file).
+_SQLITE_FULL = 13
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the disk or the database file is full."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in _NO_SPACE:
+            return True
+        code = getattr(cur, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF == _SQLITE_FULL:
+            return True
+        cur = getattr(cur, "orig", None) or cur.__cause__ or cur.__context__
+    return False
+
+
+async def storage_error(request: Request, exc: Exception) -> Response:
+    """A full disk is the site's problem, not a bug: say so clearly (507, retryable
+    once space is freed). The transaction was rolled back, so nothing was half
+    written and nothing was acknowledged. Anything else propagates to the 500 path."""
+    if not storage_full(exc):
+        raise exc
+    # Not str(exc): a SQLAlchemy error carries the statement's parameters (secrets).
+    orig = getattr(exc, "orig", None) or exc
+    reason = orig.strerror if isinstance(orig, OSError) else str(orig.args[0] if orig.args else "")
+    log.error("storage full: %s %s refused (%s)", request.method, request.url.path, reason)
+    return problem_response(
+        request,
+        507,
+        "the site's disk is full; nothing was saved. Free some space and try again.",
+        code="storage_full",
+        retry_after=30,
+    )
+
+
 def install(app: FastAPI) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    app.add_exception_handler(OperationalError, storage_error)
+    app.add_exception_handler(OSError, storage_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

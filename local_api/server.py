@@ -45,7 +45,9 @@ class EmbeddedServer:
         if self.port is None:
             raise ServerError("server not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        # ssl_certfile/ssl_keyfile in **config (core.tls.uvicorn_ssl) serve HTTPS.
+        scheme = "https" if self._config_kwargs.get("ssl_certfile") else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def _bind(self) -> socket.socket:
         # Binding here (not in uvicorn's thread) makes "port in use" an error of start()
