@@ -5,6 +5,7 @@ tests run the API. ``start()`` returns once the server accepts connections (or r
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -17,6 +18,30 @@ log = logging.getLogger(__name__)
 
 class ServerError(RuntimeError):
     pass
+
+
+_SECRET_QUERY = re.compile(
+    r"\b((?:access_|refresh_)?token|secret|code|pin|password)=[^&\s\"]*", re.I
+)
+
+
+class RedactQuery(logging.Filter):
+    """uvicorn's access log prints the full path with its query string, and the live
+    stream takes ``?access_token=`` (EventSource cannot send headers): blank such
+    values so ``--access-log`` never writes a usable token to disk."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], _SECRET_QUERY.sub(r"\1=***", args[2]), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Idempotent: install ``RedactQuery`` on uvicorn's access logger."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQuery) for f in access.filters):
+        access.addFilter(RedactQuery())
 
 
 class EmbeddedServer:
@@ -77,6 +102,7 @@ class EmbeddedServer:
             **self._config_kwargs,
         )
         self._server = uvicorn.Server(config)
+        redact_access_log()
         sock = self._sock
 
         def run() -> None:
