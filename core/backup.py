@@ -408,3 +408,8 @@ def register(sub: Any) -> None:
     )
     r.add_argument("file")
     r.set_defaults(func=_restore)
+
+
+def site_service(store: Any, settings: Any) -> BackupScheduler | None:
+    """Entry point of the ``structura.site_services`` group: scheduled backups."""
+    return scheduler_from_settings(settings, store)

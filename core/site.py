@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -27,8 +28,13 @@ class SiteInfo:
 
 def open_store(url: str, **kwargs: Any) -> Store:
     """Open a store and bring its schema to the newest migration."""
+    from sqlalchemy.engine import make_url
+
     from core.schema import upgrade
 
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
     store = Store(url, **kwargs)
     upgrade(store)
     return store

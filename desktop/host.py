@@ -53,6 +53,7 @@ class SiteHost:
     server: Any = None
     announcer: Any = None
     agent: Any = None
+    services: list[Any] = field(default_factory=list)
     broadcaster: Any = None
     _started: bool = False
     _later: threading.Thread | None = None
@@ -78,6 +79,7 @@ class SiteHost:
         if self.server is not None:
             self._step("announcement", self._start_announcer)
         self._step("sync agent", self._start_agent)
+        self._step("site services", self._start_services)
 
     @property
     def starting(self) -> bool:
@@ -141,9 +143,9 @@ class SiteHost:
         wanted = self.settings.announce if self.announce is None else self.announce
         if not wanted:
             return None
-        from local_api.announce import Announcer
+        from local_api.announce import Announcer, site_properties
 
-        props = {"org": self.site.org_name, "site": self.site.site_id, "path": "/"}
+        props = site_properties(self.site)
         self.announcer = Announcer(self.site.site_name, self.server.port, props)
         self.announcer.start()
         return f"{self.site.site_name} on port {self.server.port}"
@@ -167,6 +169,13 @@ class SiteHost:
             self.agent = _agent_class()(self.store, url)
         self.agent.start()
         return url
+
+    def _start_services(self) -> str | None:
+        """Other site services (scheduled backups); the agent above is driven here."""
+        from core.site_services import start_services
+
+        self.services = start_services(self.store, self.settings, skip=frozenset({"sync"}))
+        return ", ".join(r.name for r in self.services) or None
 
     # -- what the window shows -------------------------------------------------------------
 
@@ -204,6 +213,11 @@ class SiteHost:
         self.wait_started()
         self._stop_step("announcement", self.announcer, "stop")
         self.announcer = None
+        if self.services:
+            from core.site_services import stop_services
+
+            stop_services(self.services)
+            self.services = []
         self._stop_step("sync agent", self.agent, "stop")
         self.agent = None
         # The live stream is ended before the server: uvicorn waits for open responses

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from core.settings import Settings
+from core.site_services import start_services, status_of, stop_services
 
 log = logging.getLogger("structura.site")
 
@@ -63,16 +64,64 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     # The URL line is what scripts (the benchmark) wait for.
     print(f"serving {context.site.site_name} on {server.url}", flush=True)
     log.info("serving site %s (%s) on %s", context.site.site_name, context.site.site_id, server.url)
+    # In order, once HTTP is up: the announcement, then the other site services (sync
+    # agent when enrolled, scheduled backups); stopped in reverse before the server.
+    announcer = _announce(context, server, settings, args, ssl_kwargs)
+    services = start_services(context.store, settings)
+    context.sync_status = lambda: status_of(services, "sync") or {"state": "not_enrolled"}
     try:
         stop.wait()
     finally:
         log.info("stopping")
+        if announcer is not None:
+            announcer.stop()
+        stop_services(services)
         if broadcaster is not None:
             broadcaster.stop()
         server.stop()
         context.close()
         context.store.dispose()
     return 0
+
+
+def _announce(context: Any, server: Any, settings: Settings, args: Any, ssl: dict) -> Any:
+    """Announce on the LAN with zeroconf, bound to the served interface when it is a
+    specific address. A failure to announce is logged, never fatal: the LAN address can
+    still be typed in or scanned from the QR code."""
+    if args.no_announce or not settings.announce:
+        return None
+    from local_api.announce import Announcer, site_properties
+
+    fingerprint = None
+    if ssl:
+        from core import tls
+
+        fingerprint = tls.ensure_site_cert(settings.data_dir, context.site.site_name).fingerprint
+    host = args.host or settings.host
+    interfaces = None if host in ("0.0.0.0", "::", "") else [host]
+    props = site_properties(context.site, https=bool(ssl), fingerprint=fingerprint)
+    announcer = Announcer(context.site.site_name, server.port, props, interfaces=interfaces)
+
+    def start() -> None:
+        # Probing the name on the network takes ~2 s: do not hold up serving for it.
+        try:
+            announcer.start()
+            log.info("announced as %s", announcer.name)
+        except Exception:
+            log.exception("could not announce on the LAN")
+
+    thread = threading.Thread(target=start, name="announce", daemon=True)
+    thread.start()
+    return _Announcement(announcer, thread)
+
+
+class _Announcement:
+    def __init__(self, announcer: Any, thread: threading.Thread) -> None:
+        self.announcer, self.thread = announcer, thread
+
+    def stop(self) -> None:
+        self.thread.join(timeout=10)
+        self.announcer.stop()
 
 
 def _start_broadcaster(context: Any) -> Any:
@@ -133,6 +182,11 @@ def register(sub: Any) -> None:
         help="requests per second per user and device (default 50)",
     )
     sv.add_argument("--access-log", action="store_true", help="log every request")
+    sv.add_argument(
+        "--no-announce",
+        action="store_true",
+        help="do not announce the server on the LAN (zeroconf); also STRUCTURA_ANNOUNCE=0",
+    )
     sv.add_argument(
         "--https",
         action="store_true",
