@@ -44,8 +44,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                     port=port, log_config=None, access_log=False, server_header=False)  # fmt: skip
         return 0
     try:
+        # Open long-polls would hold a graceful shutdown for up to their wait time;
+        # agents simply poll again, so do not wait long for them.
         uvicorn.run(create_central_app(ctx), host=host, port=port, log_level="warning",
-                    access_log=False)  # fmt: skip
+                    access_log=False, timeout_graceful_shutdown=3)  # fmt: skip
     finally:
         ctx.store.dispose()
     return 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow, uuid7
@@ -51,9 +52,25 @@ class Rejected(Exception):
 
 
 def push_batch(store: Store, ctx: DeviceCtx, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Apply ``ops`` in order in one transaction and return one result per op."""
+    """Apply ``ops`` in order in one transaction and return one result per op.
+
+    The fast path applies ops without a savepoint each: the write path and the merge
+    refuse an op (validation, permission, missing row) before they change anything, so
+    a refused op leaves nothing behind. Should the database itself fail mid-op (a
+    constraint the checks did not foresee), the transaction is rolled back and the batch
+    is applied again with a savepoint per op, so one bad op cannot sink the others.
+    """
     if len(ops) > MAX_BATCH:
         raise Invalid(f"at most {MAX_BATCH} ops per push")
+    try:
+        return _push(store, ctx, ops, savepoints=False)
+    except DBAPIError:
+        return _push(store, ctx, ops, savepoints=True)
+
+
+def _push(
+    store: Store, ctx: DeviceCtx, ops: list[dict[str, Any]], *, savepoints: bool
+) -> list[dict[str, Any]]:
     with store.write() as session:
         # One push per device at a time: its ops then apply in outbox order, and a retry
         # racing the original waits for it and finds its answers instead of re-applying.
@@ -69,35 +86,81 @@ def push_batch(store: Store, ctx: DeviceCtx, ops: list[dict[str, Any]]) -> list[
         }
         org = session.get(Organisation, ctx.org_id)
         modules = set(org.modules or ()) if org else set()
+        _lock_rows(session, ctx.org_id, [op for op, i in zip(ops, ids, strict=True)
+                                         if i not in known])  # fmt: skip
         recorder = store.recorder
         results: list[dict[str, Any]] = []
         fresh: list[dict[str, Any]] = []
         now = utcnow()
-        for op_id, op in zip(ids, ops, strict=True):
-            if op_id in known:
-                results.append(known[op_id])
-                continue
-            mark = recorder.mark(session)
-            savepoint = session.begin_nested()
-            try:
-                result = _apply(session, ctx, modules, op)
-                savepoint.commit()
-            except (Rejected, DomainError) as exc:
-                savepoint.rollback()
-                recorder.rollback_to(session, mark)
-                result = _rejected(session, ctx, op, exc)
-            result["op_id"] = op_id
-            if op_id:
-                known[op_id] = result
-                fresh.append(
-                    {"org_id": ctx.org_id, "op_id": op_id, "device_id": ctx.device_id,
-                     "result": result, "applied_at": now}
-                )  # fmt: skip
-            results.append(result)
+        # Lookups below find rows in the identity map; autoflush would re-scan every
+        # object of the batch before each query (quadratic in the batch size).
+        with session.no_autoflush:
+            for n, (op_id, op) in enumerate(zip(ids, ops, strict=True)):
+                if op_id in known:
+                    results.append(known[op_id])
+                    continue
+                mark = recorder.mark(session)
+                savepoint = session.begin_nested() if savepoints else None
+                try:
+                    result = _apply(session, ctx, modules, op)
+                    if savepoint is not None:
+                        savepoint.commit()
+                except (Rejected, DomainError) as exc:
+                    if savepoint is not None:
+                        savepoint.rollback()
+                    recorder.rollback_to(session, mark)
+                    result = _rejected(session, ctx, op, exc)
+                except DBAPIError as exc:
+                    if savepoint is None:
+                        raise  # start again with savepoints (see push_batch)
+                    savepoint.rollback()
+                    recorder.rollback_to(session, mark)
+                    reason = Rejected("database", f"refused by the database: {exc.orig}")
+                    result = _rejected(session, ctx, op, reason)
+                result["op_id"] = op_id
+                if op_id:
+                    known[op_id] = result
+                    fresh.append(
+                        {"org_id": ctx.org_id, "op_id": op_id, "device_id": ctx.device_id,
+                         "result": result, "applied_at": now}
+                    )  # fmt: skip
+                results.append(result)
+                if n % 500 == 499:
+                    session.flush()
+        session.flush()
         if fresh:
             session.execute(insert(AppliedOp), fresh)
         recorder.finalize(session)
     return results
+
+
+def _lock_rows(session: Session, org_id: str, ops: list[dict[str, Any]]) -> None:
+    """Load and lock the batch's rows in a few statements (in id order, so two batches
+    touching the same rows cannot deadlock); the per-op loads then hit the session."""
+    by_entity: dict[str, set[str]] = {}
+    for op in ops:
+        entity, entity_id = op.get("entity"), op.get("entity_id")
+        if isinstance(entity, str) and isinstance(entity_id, str):
+            by_entity.setdefault(entity, set()).add(entity_id)
+    reg = registry()
+    for entity, id_set in sorted(by_entity.items()):
+        spec = reg.get(entity)
+        if spec is None:
+            continue
+        model = spec.model
+        ordered = sorted(id_set)
+        for i in range(0, len(ordered), 1000):
+            chunk = ordered[i : i + 1000]
+            rows = session.scalars(
+                select(model)
+                .where(model.org_id == org_id, model.id.in_(chunk))
+                .order_by(model.id)
+                .with_for_update()
+            ).all()
+            locked = session.info.setdefault("locked_rows", set())
+            locked.update((model, (org_id, r.id)) for r in rows)
+            # The identity map holds rows weakly: keep them, or each load queries again.
+            session.info.setdefault("locked_objs", []).extend(rows)
 
 
 def _rejected(session: Session, ctx: DeviceCtx, op: dict[str, Any], exc: Exception) -> dict:

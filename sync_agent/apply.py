@@ -85,7 +85,10 @@ def apply_row(
     model = spec.model
     key = (str(data["org_id"]), str(data["id"]))
     server_version = int(data["version"])
-    local = session.get(model, key)
+    # Rows added earlier in this transaction are pending, not yet in the identity map
+    # (lookups run without autoflush): find them here.
+    made = session.info.setdefault("pulled_new", {})
+    local = made.get((model, key)) or session.get(model, key)
     if local is not None:
         if local.sync_version > server_version:
             return False
@@ -101,6 +104,7 @@ def apply_row(
     if local is None:
         local = model(version=1, **values)
         session.add(local)
+        made[(model, key)] = local
         changes = {k: [None, to_json(v)] for k, v in values.items()}
     else:
         for k, v in values.items():
@@ -153,6 +157,8 @@ def _settle_ops(
     ).all()  # fmt: skip
     model = spec_for(entity).model
     for op in ops:
+        if op.status not in ACTIVE:
+            continue  # settled earlier in this (not yet flushed) transaction
         if op.status == "pending" and op_id and op.op_id == op_id and from_device == own_device:
             op.status = "acked"
             continue
@@ -178,16 +184,28 @@ def _settle_ops(
 def apply_entries(
     session: Session, entries: Iterable[Mapping[str, Any]], *, own_device: str | None
 ) -> int:
+    entries = list(entries)
     active = active_rows(session)
     reg = registry()
     applied = 0
+    by_entity: dict[str, set[str]] = {}
     for e in entries:
-        spec = reg.get(str(e["entity"]))
-        if spec is None:
-            continue  # an entity this version does not know; the schema check prevents it
-        if apply_row(session, spec, e["row"], active=active, op_id=e.get("op_id"),
-                     from_device=e.get("device_id"), own_device=own_device):  # fmt: skip
-            applied += 1
+        by_entity.setdefault(str(e["entity"]), set()).add(str(e["id"]))
+    kept = session.info.setdefault("preloaded", [])  # strong refs, see _preload
+    for entity, ids in by_entity.items():
+        if entity in reg:
+            model, ordered = reg[entity].model, sorted(ids)
+            for i in range(0, len(ordered), 500):
+                stmt = select(model).where(model.id.in_(ordered[i : i + 500]))
+                kept.extend(session.scalars(stmt).all())
+    with session.no_autoflush:  # rows are in the session now; see _preload
+        for e in entries:
+            spec = reg.get(str(e["entity"]))
+            if spec is None:
+                continue  # an entity this version does not know; the schema check stops it
+            if apply_row(session, spec, e["row"], active=active, op_id=e.get("op_id"),
+                         from_device=e.get("device_id"), own_device=own_device):  # fmt: skip
+                applied += 1
     return applied
 
 
@@ -204,40 +222,74 @@ def record_results(
     counts: dict[str, int] = {}
     now = utcnow()
     restore: list[tuple[OutboxEntry, Mapping[str, Any]]] = []
-    for op, res in zip(ops, results, strict=True):
-        status = str(res.get("status"))
-        counts[status] = counts.get(status, 0) + 1
-        op.result = dict(res)
-        if status in ("applied", "merged"):
-            spec = spec_for(op.entity)
-            local = session.get(spec.model, (op.org_id, op.entity_id))
-            seen = local is not None and local.sync_version >= int(res.get("version") or 0)
-            if op.status == "acked" or seen:
-                op.status, op.done_at = "done", now
-            else:
-                op.status = "sent"
-            continue
-        op.status, op.done_at = "done", now
-        if status == "conflict":
-            c = res.get("conflict") or {}
-            if c.get("id") and session.get(ConflictRecord, c["id"]) is None:
-                session.add(_conflict_copy(op, c))
-        elif status == "rejected":
-            reason = res.get("reason") or {}
-            session.add(
-                ConflictRecord(
-                    id=uuid7(), org_id=op.org_id, entity=op.entity, entity_id=op.entity_id,
-                    kind="rejected", op_id=op.op_id, device_id=own_device, rule=None,
-                    fields=sorted(op.fields or {}), losing_values=dict(op.fields or {}),
-                    winning_values={}, reason=str(reason.get("message") or reason)[:500],
-                    created_at=now,
-                )
-            )  # fmt: skip
-        restore.append((op, res))
+    _preload(session, ops)
+    with session.no_autoflush:  # see _preload: every lookup below hits the session
+        for op, res in zip(ops, results, strict=True):
+            _record_one(session, op, res, counts, restore, now, own_device)
     session.flush()
+    active = active_rows(session) if restore else set()
     for op, res in restore:
-        _restore(session, op, res, own_device=own_device)
+        _restore(session, op, res, own_device=own_device, active=active)
     return counts
+
+
+def _preload(session: Session, ops: list[OutboxEntry]) -> None:
+    """Load the batch's rows in a few queries; per-op lookups (with autoflush re-scanning
+    the whole session each time) would make a large batch quadratic."""
+    by_entity: dict[str, set[tuple[str, str]]] = {}
+    for op in ops:
+        by_entity.setdefault(op.entity, set()).add((op.org_id, op.entity_id))
+    reg = registry()
+    # The identity map holds rows weakly: keep them for the transaction.
+    kept = session.info.setdefault("preloaded", [])
+    for entity, keys in by_entity.items():
+        spec = reg.get(entity)
+        if spec is None:
+            continue
+        ids = sorted(k[1] for k in keys)
+        for i in range(0, len(ids), 500):
+            stmt = select(spec.model).where(spec.model.id.in_(ids[i : i + 500]))
+            kept.extend(session.scalars(stmt).all())
+
+
+def _record_one(
+    session: Session,
+    op: OutboxEntry,
+    res: Mapping[str, Any],
+    counts: dict[str, int],
+    restore: list[tuple[OutboxEntry, Mapping[str, Any]]],
+    now: Any,
+    own_device: str | None,
+) -> None:
+    status = str(res.get("status"))
+    counts[status] = counts.get(status, 0) + 1
+    op.result = dict(res)
+    if status in ("applied", "merged"):
+        spec = spec_for(op.entity)
+        local = session.get(spec.model, (op.org_id, op.entity_id))
+        seen = local is not None and local.sync_version >= int(res.get("version") or 0)
+        if op.status == "acked" or seen:
+            op.status, op.done_at = "done", now
+        else:
+            op.status = "sent"
+        return
+    op.status, op.done_at = "done", now
+    if status == "conflict":
+        c = res.get("conflict") or {}
+        if c.get("id") and session.get(ConflictRecord, c["id"]) is None:
+            session.add(_conflict_copy(op, c))
+    elif status == "rejected":
+        reason = res.get("reason") or {}
+        session.add(
+            ConflictRecord(
+                id=uuid7(), org_id=op.org_id, entity=op.entity, entity_id=op.entity_id,
+                kind="rejected", op_id=op.op_id, device_id=own_device, rule=None,
+                fields=sorted(op.fields or {}), losing_values=dict(op.fields or {}),
+                winning_values={}, reason=str(reason.get("message") or reason)[:500],
+                created_at=now,
+            )
+        )  # fmt: skip
+    restore.append((op, res))
 
 
 def _conflict_copy(op: OutboxEntry, c: Mapping[str, Any]) -> ConflictRecord:
@@ -252,17 +304,21 @@ def _conflict_copy(op: OutboxEntry, c: Mapping[str, Any]) -> ConflictRecord:
 
 
 def _restore(
-    session: Session, op: OutboxEntry, res: Mapping[str, Any], *, own_device: str | None
+    session: Session,
+    op: OutboxEntry,
+    res: Mapping[str, Any],
+    *,
+    own_device: str | None,
+    active: set[tuple[str, str]],
 ) -> None:
     spec = spec_for(op.entity)
     row = res.get("row")
-    active = active_rows(session)
     if row:
         apply_row(session, spec, row, active=active, force=True, own_device=own_device)
         return
     # The central server has no such row (a refused create): the local copy goes, unless
     # other local edits of it still wait for their answer.
-    if (op.entity, op.entity_id) in active:
+    if (op.entity, op.entity_id) in active_rows(session):
         return
     local = session.get(spec.model, (op.org_id, op.entity_id))
     if local is None:
