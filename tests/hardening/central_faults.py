@@ -443,9 +443,9 @@ def link_fault_rounds(
             k = rng.randrange(2)
             # Updates only of rows both sites had when the round began, and both sites
             # sync every round. Why: a pull page holding two versions of a row the site
-            # has never seen crashes the apply step (UNIQUE constraint; see
-            # test_faults.py::test_pull_of_several_versions_of_an_unseen_row), a
-            # separate bug that must not hide the link faults.
+            # had never seen crashed the apply step (UNIQUE constraint; regression test
+            # test_faults.py::test_pull_of_several_versions_of_an_unseen_row); this loop
+            # is about the link, and stays clear of that separate path.
             known = list(_rows(sites[k], org))
             for _ in range(rng.randint(1, 8)):
                 local_write(sites[k], rng, known)
