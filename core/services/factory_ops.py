@@ -43,12 +43,7 @@ def _own_job(actor: Actor, job: Job) -> None:
 
 def _job(session: Session, actor: Actor, job_id: str, version: int | None) -> Job:
     job = get_live(session, _spec("jobs"), actor.org_id, job_id, for_update=True)
-    if version is not None and version != job.version:
-        raise Conflict(
-            f"jobs '{job_id}' was changed by someone else (you had version {version}, "
-            f"it is now at {job.version})",
-            current=job,
-        )
+    writes.check_version(_spec("jobs"), job, version)
     _own_job(actor, job)
     return job
 

@@ -120,6 +120,16 @@ def _lookup(session: Session, entity: str, org_id: str, id: str) -> Any:
     return row
 
 
+def check_version(spec: EntitySpec, row: Any, version: int | None) -> None:
+    """Optimistic concurrency: the caller saw ``version``; refuse if the row moved on."""
+    if version is not None and version != row.version:
+        raise Conflict(
+            f"{spec.name} '{row.id}' was changed by someone else (you had version {version}, "
+            f"it is now at {row.version})",
+            current=row,
+        )
+
+
 def _check_refs(
     session: Session, spec: EntitySpec, org_id: str, values: Mapping[str, Any]
 ) -> list[tuple[str, str]]:
@@ -374,12 +384,7 @@ def update(
     values = normalise(spec.model, validate_update(spec, data))
     prehashed = _prehashed(spec, actor, values, hashed_secrets)
     row = get_live(session, spec, actor.org_id, id, for_update=True)
-    if version is not None and version != row.version:
-        raise Conflict(
-            f"{spec.name} '{id}' was changed by someone else (you had version {version}, "
-            f"it is now at {row.version})",
-            current=row,
-        )
+    check_version(spec, row, version)
     _store_secrets(spec, values)
     values.update(prehashed)
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
@@ -426,12 +431,7 @@ def delete(
     if spec.append_only:
         raise Forbidden(f"{spec.name} are append-only and cannot be deleted")
     row = get_live(session, spec, actor.org_id, id, for_update=True)
-    if version is not None and version != row.version:
-        raise Conflict(
-            f"{spec.name} '{id}' was changed by someone else (you had version {version}, "
-            f"it is now at {row.version})",
-            current=row,
-        )
+    check_version(spec, row, version)
     now = utcnow()
     row.deleted_at = now
     row.version += 1
