@@ -41,7 +41,7 @@ def create_app(
     live: bool = True,
     web: bool = True,
 ) -> FastAPI:
-    from local_api.routes import actions, entities, reports, system
+    from local_api.routes import actions, conflicts, entities, reports, system
     from local_api.routes import auth as auth_routes
 
     settings = context.settings
@@ -65,6 +65,7 @@ def create_app(
     app.include_router(auth_routes.router(deps))
     app.include_router(actions.router(deps))
     app.include_router(reports.router(deps))
+    app.include_router(conflicts.router(deps))
     if live:
         live_router = _optional_router("local_api.live", "live_router", context)
         if live_router is not None:
