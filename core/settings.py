@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     central_url: str = ""
     announce: bool = True
+    # Serve the LAN API over TLS with the site's self-signed certificate (core.tls);
+    # clients pin its fingerprint from the QR code or the zeroconf announcement.
+    https: bool = False
     log_level: str = "INFO"
     # Online backups of the site store (core.backup): every N hours (0: only on demand,
     # `structura backup create`), newest `backup_keep` kept, in backup_dir (default:

@@ -133,14 +133,8 @@ def ensure_site_cert(data_dir: Path, common_name: str = "Structura site") -> Sit
 
 
 def https_wanted(settings: Any, flag: bool = False) -> bool:
-    """``--https`` or ``STRUCTURA_HTTPS=1``. Reads the setting when ``core.settings``
-    has it, else the environment (the setting is one line the settings owner adds)."""
-    if flag:
-        return True
-    value = getattr(settings, "https", None)
-    if value is None:
-        value = os.environ.get("STRUCTURA_HTTPS", "")
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    """``--https`` or the ``https`` setting (``STRUCTURA_HTTPS=1``)."""
+    return flag or bool(getattr(settings, "https", False))
 
 
 def uvicorn_ssl(cert: SiteCert) -> dict[str, str]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.registry import ALL_ROLES, FACTORY_READERS, registry
@@ -16,12 +16,11 @@ from core.services import queries
 from core.services.writes import Actor
 from local_api.deps import Deps, check_role
 from local_api.problems import AUTHED, responses
-from local_api.routes.entities import json_response, parse_version, write_tx
+from local_api.routes.entities import IfMatch, json_response, parse_version, write_tx
 from local_api.shared_read import SharedRead
 
 FLOOR = FACTORY_READERS  # admin, office, operator
 IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
-IfMatch = Annotated[str | None, Header(max_length=40, description="row version you saw")]
 
 
 class _In(BaseModel):

@@ -50,13 +50,12 @@ def test_fingerprint_in_pairing_url_and_announcement(tmp_path: Path) -> None:
 
 
 def test_https_wanted_by_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    class S:
-        pass
+    from core.settings import Settings
 
     monkeypatch.delenv("STRUCTURA_HTTPS", raising=False)
-    assert not tls.https_wanted(S()) and tls.https_wanted(S(), True)
+    assert not tls.https_wanted(Settings()) and tls.https_wanted(Settings(), True)
     monkeypatch.setenv("STRUCTURA_HTTPS", "1")
-    assert tls.https_wanted(S())
+    assert tls.https_wanted(Settings())
 
 
 @pytest.mark.slow
