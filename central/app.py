@@ -1,8 +1,7 @@
 """The central server: the sync hub and organisation/site/device admin on PostgreSQL.
 
-TODO(local API reuse): the generic entity routers of ``local_api`` are scoped to one
-organisation by the logged-in user's token; letting a central admin browse any
-organisation's rows through them needs an org-scoped actor dependency there.
+Central admins browse and correct any organisation's rows in the local API's shape
+under ``/api/orgs/{org_id}/{entity}`` (``central.data_routes``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from central import admin_routes, sync_routes
+from central import admin_routes, data_routes, sync_routes
 from central.context import CentralContext
 from local_api import problems
 
@@ -45,6 +44,7 @@ def create_central_app(ctx: CentralContext) -> FastAPI:
     problems.install(app)
     app.include_router(sync_routes.router(ctx))
     app.include_router(admin_routes.router(ctx))
+    app.include_router(data_routes.router(ctx))
 
     @app.get("/api/health", tags=["system"])
     def health() -> dict[str, str]:
