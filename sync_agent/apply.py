@@ -206,6 +206,8 @@ def apply_entries(
             if apply_row(session, spec, e["row"], active=active, op_id=e.get("op_id"),
                          from_device=e.get("device_id"), own_device=own_device):  # fmt: skip
                 applied += 1
+    session.flush()
+    settle_answered(session)
     return applied
 
 
@@ -230,7 +232,30 @@ def record_results(
     active = active_rows(session) if restore else set()
     for op, res in restore:
         _restore(session, op, res, own_device=own_device, active=active)
+    settle_answered(session)
     return counts
+
+
+def settle_answered(session: Session) -> int:
+    """Retire answered ops whose row already shows the version they were answered with.
+
+    Push answers and feed pages reach the site in either order, and after a central
+    restart a retried push may be answered from the central record after the feed has
+    already brought that version; the op is then done whichever came first. Run at the
+    end of every push answer and every pull, so no op stays "sent" for a row that
+    already reflects it. Returns the number retired."""
+    now = utcnow()
+    retired = 0
+    reg = registry()
+    sent = session.scalars(select(OutboxEntry).where(OutboxEntry.status == "sent")).all()
+    for op in sent:
+        spec = reg.get(op.entity)
+        local = session.get(spec.model, (op.org_id, op.entity_id)) if spec else None
+        answered = int((op.result or {}).get("version") or 0)
+        if local is not None and local.sync_version >= answered:
+            op.status, op.done_at = "done", now
+            retired += 1
+    return retired
 
 
 def _preload(session: Session, ops: list[OutboxEntry]) -> None:
