@@ -54,6 +54,7 @@ class SiteHost:
     announcer: Any = None
     agent: Any = None
     services: list[Any] = field(default_factory=list)
+    fingerprint: str | None = None  # of the site certificate, when serving HTTPS
     broadcaster: Any = None
     _started: bool = False
     _later: threading.Thread | None = None
@@ -135,7 +136,16 @@ class SiteHost:
         app = create_app(self.context)
         host = self.host if self.host is not None else self.settings.host
         port = self.port if self.port is not None else self.settings.port
-        self.server = EmbeddedServer(app, host, port)
+        ssl: dict[str, str] = {}
+        from core import tls
+
+        if tls.https_wanted(self.settings):
+            # The site certificate is made once; tablets pin its fingerprint from the
+            # QR code (pairing_url) or the zeroconf announcement.
+            cert = tls.ensure_site_cert(self.settings.data_dir, self.site.site_name)
+            self.fingerprint = cert.fingerprint
+            ssl = tls.uvicorn_ssl(cert)
+        self.server = EmbeddedServer(app, host, port, **ssl)
         self.server.start()
         return self.url or f"{host}:{port}"
 
@@ -145,7 +155,8 @@ class SiteHost:
             return None
         from local_api.announce import Announcer, site_properties
 
-        props = site_properties(self.site)
+        props = site_properties(self.site, https=bool(self.fingerprint),
+                                fingerprint=self.fingerprint)  # fmt: skip
         self.announcer = Announcer(self.site.site_name, self.server.port, props)
         self.announcer.start()
         return f"{self.site.site_name} on port {self.server.port}"
@@ -187,7 +198,15 @@ class SiteHost:
         from desktop.lan import lan_url
 
         host = self.host if self.host is not None else self.settings.host
-        return lan_url(host, int(self.server.port))
+        url = lan_url(host, int(self.server.port))
+        return url.replace("http://", "https://", 1) if self.fingerprint else url
+
+    @property
+    def pairing_url(self) -> str | None:
+        """What the QR code encodes: the URL, plus the certificate fingerprint on HTTPS."""
+        from core.tls import pairing_url
+
+        return pairing_url(self.url, self.fingerprint) if self.url else None
 
     def sync_status(self) -> dict[str, Any]:
         if self.agent is not None:

@@ -38,7 +38,7 @@ class TabletsPage(QWidget):
         url = self.host.url if self.host is not None else None
         if url:
             self.address.setText(url)
-            self.qr.setPixmap(qr_pixmap(url, scale=7))
+            self.qr.setPixmap(qr_pixmap(self.host.pairing_url or url, scale=7))
         else:
             self.address.setText(tr("Server") + ": " + tr("not available"))
             self.qr.clear()

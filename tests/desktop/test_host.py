@@ -164,3 +164,28 @@ def test_the_real_sync_agent_starts_when_enrolled_and_reports_offline(
     finally:
         host.stop(dispose=False)
     assert host.agent is None and host.state("sync agent") == "stopped"
+
+
+def test_https_serves_the_site_certificate_and_pairs_with_its_fingerprint(
+    store: Any, site: Any, tmp_path: Path
+) -> None:
+    import ssl
+
+    from core import tls
+
+    settings = Settings(data_dir=tmp_path / "data", port=0, announce=False, host="127.0.0.1",
+                        https=True)  # fmt: skip
+    host = SiteHost(settings, store, site, port=0, announce=False)
+    host.start()
+    try:
+        cert = tls.ensure_site_cert(settings.data_dir)
+        assert host.url is not None and host.url.startswith("https://127.0.0.1:")
+        assert host.pairing_url == tls.pairing_url(host.url, cert.fingerprint)
+        assert "#fp=" in host.pairing_url
+        # A client that trusts exactly the site certificate gets through.
+        context = ssl.create_default_context(cafile=str(cert.cert_path))
+        context.check_hostname = False
+        health = httpx.get(f"{host.server.url}/api/health", verify=context, timeout=5)
+        assert health.status_code == 200
+    finally:
+        host.stop(dispose=False)
