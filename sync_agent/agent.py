@@ -55,6 +55,12 @@ class SyncAgent:
         self.device_id: str | None = ident.get("device_id")
         self.org_id: str | None = ident.get("org_id")
         url = central_url or ident.get("central_url") or ""
+        self._pinned_http: httpx.Client | None = None
+        if http is None and client is None and ident.get("central_fp"):
+            # Pinned at enrolment: only the central server's own certificate is accepted.
+            from sync_agent.pinning import pinned_client
+
+            http = self._pinned_http = pinned_client(ident["central_fp"])
         self.client = client or CentralClient(
             url, device_id=self.device_id, device_secret=ident.get("device_secret"), http=http
         )
@@ -247,6 +253,8 @@ class SyncAgent:
             self.store.listeners.remove(self._listener)
         # A long-poll in flight ends at its own timeout; closing the client cuts it short.
         self.client.close()
+        if self._pinned_http is not None:
+            self._pinned_http.close()
         for t in self._threads:
             t.join(timeout)
         self._threads = []
@@ -332,17 +340,32 @@ def op_json(op: OutboxEntry) -> dict[str, Any]:
 
 def enroll_site(
     store: Store, central_url: str, code: str, *, device_name: str = "site",
-    http: httpx.Client | None = None,
+    http: httpx.Client | None = None, fingerprint: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Turn an enrolment code into this store's device identity and site."""
+    """Turn an enrolment code into this store's device identity and site.
+
+    Over HTTPS the central server's certificate is pinned from here on: the fingerprint
+    the admin gave with the code, or else the one the server presents now (trust on
+    first use). The code itself is already sent only to that certificate."""
     from core.site import ensure_site, site_info
+    from sync_agent import pinning
 
     info = site_info(store)
+    central_fp = None
+    pinned = None
+    if central_url.startswith("https://"):
+        central_fp = pinning.normalise(fingerprint or pinning.fetch_fingerprint(central_url))
+        if http is None:
+            http = pinned = pinning.pinned_client(central_fp)
+    elif fingerprint:
+        raise Refused("a certificate fingerprint needs an https:// central URL")
     client = CentralClient(central_url, http=http)
     try:
         data = client.enroll(code, device_name)
     finally:
         client.close()
+        if pinned is not None:
+            pinned.close()
     if info is not None and info.org_id != data["org"]["id"]:
         raise Refused(
             f"this store belongs to organisation {info.org_name!r}, the code to "
@@ -357,6 +380,6 @@ def enroll_site(
         apply.set_key(s, IDENTITY_KEY, {
             "central_url": central_url.rstrip("/"), "device_id": data["device_id"],
             "device_secret": data["device_secret"], "org_id": data["org"]["id"],
-            "site_id": data["site"]["id"],
+            "site_id": data["site"]["id"], "central_fp": central_fp,
         })  # fmt: skip
     return data

@@ -24,7 +24,9 @@ def _enroll(args: argparse.Namespace, settings: Settings) -> int:
 
     store = _store(settings)
     try:
-        data = enroll_site(store, args.url, args.code, device_name=args.name)
+        data = enroll_site(
+            store, args.url, args.code, device_name=args.name, fingerprint=args.fingerprint
+        )
     finally:
         store.dispose()
     print(f"enrolled as device {data['device_id']} of {data['org']['name']} / "
@@ -113,6 +115,11 @@ def register(sub: Any) -> None:
     p.add_argument("url")
     p.add_argument("code")
     p.add_argument("--name", default="site")
+    p.add_argument(
+        "--fingerprint",
+        help="SHA-256 fingerprint of the central server's certificate to pin (from the "
+        "admin); without it an https server's current certificate is pinned",
+    )
     p.set_defaults(func=_enroll)
     ssub.add_parser("once", help="push, then pull, once").set_defaults(func=_once)
     ssub.add_parser("run", help="sync continuously until stopped").set_defaults(func=_run)

@@ -97,6 +97,17 @@ class _Recorder:
         def pull() -> dict:
             return {"entries": [], "next": 0, "more": False}
 
+        @app.post("/api/sync/enroll")
+        def enroll(body: dict) -> dict:
+            with lock:
+                self.seen.append(str(body))
+            return {
+                "device_id": "dev-1", "device_secret": "s" * 40,
+                "org": {"id": "org-1", "name": "Gira", "modules": ["tour"],
+                        "home_currency": "EUR"},
+                "site": {"id": "site-1", "name": "Portátil"},
+            }  # fmt: skip
+
         self.server = EmbeddedServer(app, **tls.uvicorn_ssl(cert))
 
 
@@ -146,3 +157,37 @@ def test_fingerprint_forms_are_normalised() -> None:
     assert tls.normalise_fingerprint(fp.upper().replace("SHA256:", "")) == fp
     with pytest.raises(ValueError):
         pinning.normalise("sha256:1234")
+
+
+def test_enrolment_pins_the_central_certificate_for_the_agent(
+    two_centrals: tuple[str, str, str, _Recorder], tmp_path: Path
+) -> None:
+    from core.db import sqlite_url
+    from core.site import get_state, open_store
+    from sync_agent.agent import IDENTITY_KEY, SyncAgent, enroll_site
+
+    real_url, impostor_url, fp, impostor = two_centrals
+    store = open_store(sqlite_url(tmp_path / "site.sqlite3"))
+    try:
+        # An admin-given fingerprint that is not the server's: refused before the code
+        # is sent anywhere.
+        with pytest.raises(Offline):
+            enroll_site(store, impostor_url, "CODE-1", fingerprint=fp)
+        assert impostor.seen == []
+        # Trust on first use: the certificate presented now is pinned from here on.
+        enroll_site(store, real_url, "CODE-2")
+        identity = get_state(store, IDENTITY_KEY)
+        assert identity["central_fp"] == pinning.normalise(fp)
+        agent = SyncAgent(store)
+        try:
+            assert agent.client.pull(0)["entries"] == []
+        finally:
+            agent.client.http.close()
+        moved = SyncAgent(store, central_url=impostor_url)  # e.g. DNS now points elsewhere
+        try:
+            with pytest.raises(Offline, match="not the pinned one"):
+                moved.client.pull(0)
+        finally:
+            moved.client.http.close()
+    finally:
+        store.dispose()
