@@ -72,6 +72,7 @@ class SyncAgent:
         self._threads: list[threading.Thread] = []
         self._push_lock = threading.Lock()
         self._pull_lock = threading.Lock()
+        self._long_polling = False
         self.state = "revoked" if get_state(store, REVOKED_KEY) else "idle"
         self.last_sync_at: str | None = None
         self.last_error: str | None = None
@@ -128,6 +129,7 @@ class SyncAgent:
                         .limit(self.batch_size)
                     ).all()
                 if not ops:
+                    self.forward_resolutions()
                     return total
                 wire = [op_json(op) for op in ops]
                 results = self._guard(lambda w=wire: self.client.push(w))
@@ -145,6 +147,33 @@ class SyncAgent:
                     apply.record_results(s, fresh, results, own_device=self.device_id)
                 total += len(ops)
 
+    def forward_resolutions(self) -> int:
+        """Close on the central server the conflicts people resolved here.
+
+        The resolution's effect is already an ordinary edit in the outbox (pushed before
+        this runs), so the central copy is closed with "server": keep the row as it now
+        is. Records of ops the central server rejected exist only here: nothing to close.
+        Returns the number closed."""
+        with self.store.read() as s:
+            todo = s.scalars(
+                select(ConflictRecord.id).where(
+                    ConflictRecord.resolved_at.is_not(None),
+                    ConflictRecord.kind != "rejected",
+                    ConflictRecord.resolution["forwarded"].as_string().is_(None),
+                )
+            ).all()
+        for conflict_id in todo:
+            try:
+                self._guard(lambda c=conflict_id: self.client.resolve(c, "server"))
+            except CentralError as exc:
+                if exc.status != 404:  # unknown there: nothing to close
+                    raise
+            with self.store.write() as s:
+                rec = s.get(ConflictRecord, conflict_id)
+                if rec is not None:
+                    rec.resolution = {**(rec.resolution or {}), "forwarded": True}
+        return len(todo)
+
     def pull_available(self, wait: float = 0) -> int:
         """Pull and apply until the feed has nothing more (waiting up to ``wait`` s for
         the first entry). Returns the number of entries applied."""
@@ -153,10 +182,18 @@ class SyncAgent:
         total = 0
         with self._pull_lock:
             while True:
+                if self._stop.is_set():
+                    return total
                 cursor = int(get_state(self.store, apply.CURSOR_KEY, 0) or 0)
-                page = self._guard(
-                    lambda c=cursor, w=wait: self.client.pull(c, limit=self.pull_limit, wait=w)
-                )
+                self._long_polling = wait > 0
+                try:
+                    page = self._guard(
+                        lambda c=cursor, w=wait: self.client.pull(c, limit=self.pull_limit, wait=w)
+                    )
+                finally:
+                    self._long_polling = False
+                if self._stop.is_set():
+                    return total  # stopped while waiting: leave the store alone
                 entries = page["entries"]
                 if entries:
                     with self.store.write() as s:
@@ -251,12 +288,16 @@ class SyncAgent:
         self._wake.set()
         if self._listener in self.store.listeners:
             self.store.listeners.remove(self._listener)
-        # A long-poll in flight ends at its own timeout; closing the client cuts it short.
         self.client.close()
         if self._pinned_http is not None:
             self._pinned_http.close()
         for t in self._threads:
-            t.join(timeout)
+            # A thread parked in a long-poll cannot be interrupted (closing the client
+            # does not abort a blocked read) and holds nothing: when the poll returns it
+            # sees the stop flag and leaves without touching the store. Anything else
+            # (a push, an apply) is a short transaction worth waiting for.
+            parked = t.name == "sync-pull" and self._long_polling
+            t.join(min(timeout, 0.5) if parked else timeout)
         self._threads = []
 
     def _loop_step(self, step: Callable[[], Any], backoff: Backoff) -> float | None:

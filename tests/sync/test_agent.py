@@ -108,6 +108,35 @@ def test_same_field_conflict_is_kept_visible_and_resolvable(hub, org_id, tmp_pat
     assert row(a_store, sid, "shows")["city"] == "Nice"
 
 
+def test_a_conflict_resolved_on_a_site_is_closed_on_the_central_server(hub, org_id, tmp_path):
+    from core.services.sync_apply import resolve_conflict
+    from core.services.writes import Actor
+
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    sid = create(a_store, "shows", city="Lyon", country="FR",
+                 starts_at="2026-05-01T20:00:00+00:00", fee="100", currency="EUR")  # fmt: skip
+    a.sync_once()
+    b.sync_once()
+    update(a_store, sid, "shows", city="Paris")
+    update(b_store, sid, "shows", city="Nice")
+    a.sync_once()
+    b.sync_once()
+    with b_store.read() as s:
+        [local] = s.scalars(select(ConflictRecord)).all()
+    office = Actor(org_id=org_id, user_id=None, role="office")
+    with b_store.write() as s:  # what the desktop's dialog and the local API do
+        resolve_conflict(s, actor=office, conflict_id=local.id, choice="mine")
+    assert b.client.conflicts() != []  # not yet told
+    b.sync_once()
+    assert b.client.conflicts() == []
+    with b_store.read() as s:
+        assert s.get(ConflictRecord, local.id).resolution["forwarded"] is True
+    a.sync_once()
+    assert row(a_store, sid, "shows")["city"] == "Nice"
+    assert b.forward_resolutions() == 0  # nothing left to tell
+
+
 def test_revoked_device_is_refused_at_once_and_keeps_its_data(hub, org_id, tmp_path):
     a_store, a = hub.new_site(tmp_path, org_id, "A")
     cid = create(a_store, name="Ana")
