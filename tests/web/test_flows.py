@@ -166,6 +166,14 @@ def test_switch_language(new_page) -> None:
     page.locator("#lang-switch").click()
     expect(page.locator("#nav")).to_contain_text("Tablero")
     expect(page.locator("#board .card").first).to_contain_text("OEE hoy")
+    # The choice is saved with Olga: another tablet shows her pages in Spanish too.
+    other = new_page(locale="en-GB")
+    other.goto("/app/login")
+    enter_pin(other, "olga")
+    expect(other.locator("#nav")).to_contain_text("Tablero")
+    # Back to English, as the other tests expect of her.
+    other.locator("#lang-switch").click()
+    expect(other.locator("#nav")).to_contain_text("Board")
 
 
 def test_expired_session_keeps_what_was_typed(new_page) -> None:
