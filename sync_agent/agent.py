@@ -316,6 +316,8 @@ class SyncAgent:
         except SyncError as exc:
             log.info("sync: %s", exc)
         except Exception as exc:  # keep the thread alive; report it
+            if self._stop.is_set():
+                return None  # stopping: the client was closed under a request in flight
             log.exception("sync step failed")
             self.state, self.last_error = "error", f"{type(exc).__name__}: {exc}"
         return backoff.next_delay()

@@ -207,7 +207,7 @@ def apply_entries(
                          from_device=e.get("device_id"), own_device=own_device):  # fmt: skip
                 applied += 1
     session.flush()
-    settle_answered(session)
+    settle_answered(session, {(str(e["entity"]), str(e["id"])) for e in entries})
     return applied
 
 
@@ -232,29 +232,44 @@ def record_results(
     active = active_rows(session) if restore else set()
     for op, res in restore:
         _restore(session, op, res, own_device=own_device, active=active)
-    settle_answered(session)
+    settle_answered(session, {(op.entity, op.entity_id) for op in ops})
     return counts
 
 
-def settle_answered(session: Session) -> int:
+def settle_answered(session: Session, touched: Iterable[tuple[str, str]]) -> int:
     """Retire answered ops whose row already shows the version they were answered with.
 
     Push answers and feed pages reach the site in either order, and after a central
     restart a retried push may be answered from the central record after the feed has
     already brought that version; the op is then done whichever came first. Run at the
-    end of every push answer and every pull, so no op stays "sent" for a row that
-    already reflects it. Returns the number retired."""
+    end of every push answer and every pull, for the rows it ``touched`` (so a large
+    sync stays linear), so no op stays "sent" for a row that already reflects it.
+    Returns the number retired."""
     now = utcnow()
     retired = 0
     reg = registry()
-    sent = session.scalars(select(OutboxEntry).where(OutboxEntry.status == "sent")).all()
-    for op in sent:
-        spec = reg.get(op.entity)
-        local = session.get(spec.model, (op.org_id, op.entity_id)) if spec else None
-        answered = int((op.result or {}).get("version") or 0)
-        if local is not None and local.sync_version >= answered:
-            op.status, op.done_at = "done", now
-            retired += 1
+    by_entity: dict[str, set[str]] = {}
+    for entity, entity_id in touched:
+        by_entity.setdefault(entity, set()).add(entity_id)
+    for entity, ids in by_entity.items():
+        spec = reg.get(entity)
+        if spec is None:
+            continue
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), 500):
+            sent = session.scalars(
+                select(OutboxEntry).where(
+                    OutboxEntry.status == "sent",
+                    OutboxEntry.entity == entity,
+                    OutboxEntry.entity_id.in_(ordered[i : i + 500]),
+                )
+            ).all()
+            for op in sent:
+                local = session.get(spec.model, (op.org_id, op.entity_id))
+                answered = int((op.result or {}).get("version") or 0)
+                if local is not None and local.sync_version >= answered:
+                    op.status, op.done_at = "done", now
+                    retired += 1
     return retired
 
 

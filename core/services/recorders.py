@@ -80,7 +80,9 @@ def drain_inserts(session: Session, *_: Any) -> None:
     if not buffers:
         return
     for model, rows in buffers.items():
-        session.execute(insert(model), rows)
+        # A Core insert of the table: the ORM's bulk-insert mode would also fetch the new
+        # primary keys, which nobody needs here.
+        session.execute(insert(model.__table__), rows)
 
 
 def install_buffer_drain() -> None:
