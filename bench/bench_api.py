@@ -9,10 +9,12 @@ at 8, 32 and 64 concurrent clients (one device id and login each), ~10 s per lev
 Prints requests/s and p50/p95/p99 latency per level. Target (issue 3): p95 < 25 ms at
 32 clients and >= 800 requests/s on a 2-core machine.
 
-    python -m bench.bench_api [--seconds 10] [--levels 8,32,64]
+    python -m bench.bench_api [--seconds 10] [--levels 8,32,64] [--wrk]
 
 The load generator runs in this process (httpx, asyncio) and competes with the server
-for the same cores; the figures are for the pair on one machine. The per-user rate
+for the same cores; the figures are for the pair on one machine. With ``--wrk`` the same
+mix is sent by wrk (C, Debian's package) through a Lua script instead, which costs the
+shared cores far less: those figures are closer to what the server itself can do. The per-user rate
 limit is raised for the run (``--api-rate``): 64 clients from four operators exceed a
 floor terminal's budget by design.
 """
@@ -179,10 +181,70 @@ async def run_level(url: str, clients: int, seconds: float) -> Stats:
         return stats
 
 
+WRK_SCRIPT = """
+local reqs = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  local r = reqs[(n %% #reqs) + 1]
+  return wrk.format(r[1], r[2], r[3], r[4])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("LAT %%f %%f %%f\\n", latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def _lua(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def _wrk_requests(url: str) -> list[str]:
+    """The mix as Lua request tuples: 20 slots (9 queue, 7 board, 4 progress) per
+    operator session, rotated."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        sessions = [await login(client, u, f"wrk-{u}") for u in OPERATORS]
+        jobs = await prepare(client, sessions)
+        ids = [(await client.get("/api/auth/me", headers=h)).json()["id"] for h in sessions]
+    out = []
+    for h, me in zip(sessions, ids, strict=True):
+        headers = "{" + ", ".join(f"[{_lua(k)}] = {_lua(v)}" for k, v in h.items())
+        get = headers + "}"
+        post = headers + ', ["Content-Type"] = "application/json"}'
+        slots = ["me_jobs"] * 9 + ["board"] * 7 + ["progress"] * 4
+        for kind in slots:
+            if kind == "me_jobs" or (kind == "progress" and me not in jobs):
+                out.append(f'{{"GET", "/api/me/jobs", {get}, nil}}')
+            elif kind == "board":
+                out.append(f'{{"GET", "/api/board", {get}, nil}}')
+            else:
+                body = _lua('{"produced": "0.5", "scrap": "0"}')
+                out.append(f'{{"POST", "/api/jobs/{jobs[me]}/progress", {post}, {body}}}')
+    return out
+
+
+def run_wrk(url: str, levels: list[int], seconds: float, tmp: Path) -> None:
+    script = tmp / "mix.lua"
+    script.write_text(WRK_SCRIPT % ", ".join(asyncio.run(_wrk_requests(url))))
+    print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for n in levels:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{n}", f"-d{int(seconds)}s", "-s", str(script), url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        p50, p95, p99 = (float(x) for x in re.search(r"LAT (\S+) (\S+) (\S+)", out).groups())  # type: ignore[union-attr]
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        non2xx = bad.group(1) if bad else 0
+        print(f"{n:>7} {rps:>8.0f} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f} {non2xx:>8}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--levels", default="8,32,64")
+    parser.add_argument("--wrk", action="store_true", help="generate the load with wrk")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="structura-bench-") as tmp:
@@ -192,6 +254,9 @@ def main() -> int:
                 f"server {url} (pid {proc.pid}), {os.cpu_count()} CPUs, "
                 f"{args.seconds:.0f} s per level"
             )
+            if args.wrk:
+                run_wrk(url, levels, args.seconds, Path(tmp))
+                return 0
             print(
                 f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
                 f"{'errors':>8}   p95 by kind (ms)"
