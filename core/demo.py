@@ -210,10 +210,11 @@ def _floor(t0: datetime, ops: list[str]) -> list[Row]:
               ("WARNING", "low_stock", None, "Stock bajo: BOB-G550-08 / Low stock"),
               ("INFO", "manual", 1, "Revisar lote 12 / Check batch 12"),
               ("WARNING", "manual", 5, "Temperatura alta / High temperature")]  # fmt: skip
-    for i, (sev, kind, m, msg) in enumerate(alerts, 1):
+    for i, (sev, kind, machine_no, msg) in enumerate(alerts, 1):
         raised = t0 - timedelta(hours=30 - 5 * i)
         rows.append(("alerts", f"demo-a-{i}", {
-            "machine_id": f"demo-m-{m}" if m else None, "severity": sev, "kind": kind,
+            "machine_id": f"demo-m-{machine_no}" if machine_no else None, "severity": sev,
+            "kind": kind,
             "message": msg, "raised_at": raised,
             "dismissed_by": ADMIN_ID if i > 4 else None,
             "dismissed_at": raised + timedelta(hours=1) if i > 4 else None,
@@ -251,7 +252,7 @@ def tour_rows(now: datetime) -> list[Row]:
         status = "completed" if past else ["confirmed", "confirmed", "pending"][i % 3]
         status = "canceled" if i == 5 else "draft" if i == 23 else status
         fee = Decimal(6000 + (i * 2750) % 30000)
-        if cur in ("JPY", "MXN"):
+        if cur in ("JPY", "MXN") and fx:
             fee = (fee / Decimal(fx)).quantize(Decimal(1000))
         rows.append(("shows", f"demo-s-{i + 1}", {
             "city": city, "country": country, "venue": venue, "tz": tz,
@@ -270,7 +271,9 @@ def tour_rows(now: datetime) -> list[Row]:
             rows.append(("show_costs", f"demo-sc-{i + 1}-{k + 1}", {
                 "show_id": f"demo-s-{i + 1}", "type": ctype, "amount": Decimal(amount),
                 "currency": "EUR" if other else cur,
-                "fx_rate": (1 / Decimal(fx)).quantize(Decimal("0.00000001")) if other else None,
+                "fx_rate": (1 / Decimal(fx)).quantize(Decimal("0.00000001"))
+                if other and fx
+                else None,
                 "description": f"{ctype} - {city}",
             }))  # fmt: skip
         if i % 3 == 0 and i > 0:
@@ -363,6 +366,7 @@ def seed_demo(
             _upsert(session, actor, result, (entity, row_id, data))
         for machine_id, job_id in current.items():
             obj = session.get(spec_for("machines").model, (site.org_id, machine_id))
+            assert obj is not None  # created just above
             before = obj.version
             writes.update(
                 session, actor=actor, entity="machines", id=machine_id,

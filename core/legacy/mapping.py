@@ -135,6 +135,13 @@ class MappedRow:
 Coercer = Callable[[Any], Any]
 
 
+def _choice_coercer(choices: tuple[str, ...]) -> Coercer:
+    def coerce(value: Any) -> Any:
+        return c.to_choice(c.to_text(value), choices)
+
+    return coerce
+
+
 def _choices(annotation: Any) -> tuple[str, ...]:
     """The allowed values of a ``Literal`` field (also inside ``X | None``)."""
     if typing.get_origin(annotation) is typing.Literal:
@@ -168,7 +175,7 @@ def coercers(entity: str) -> dict[str, Coercer]:
         ctype = col.type if col is not None else None
         choices = _choices(info.annotation)
         if choices:
-            out[name] = lambda v, ch=choices: c.to_choice(c.to_text(v), ch)
+            out[name] = _choice_coercer(choices)
         elif isinstance(ctype, Fixed):
             out[name] = _decimal(ctype.scale)
         elif isinstance(ctype, UTCDateTime):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -126,7 +127,8 @@ def _write_values(
 ) -> dict[str, Any]:
     spec = spec_for(rec.entity)
     row = writes.load(session, spec, actor.org_id, rec.entity_id, for_update=True)
-    stored = {k: v for k, v in chosen.items() if k in spec.model.__table__.c}
+    columns = sa_inspect(spec.model).columns
+    stored = {k: v for k, v in chosen.items() if k in columns}
     data, hashed = write_args(spec, stored)
     # Secrets can only come back as hashes from the system actor (a sync rule of the
     # write path); a person resolving a conflict re-enters a PIN instead.

@@ -634,7 +634,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_travel_departs", ["org_id", "departs_at"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("travel", schema=None) as batch_op:
         batch_op.drop_index("ix_travel_departs")
