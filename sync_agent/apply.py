@@ -236,6 +236,12 @@ def record_results(
     return counts
 
 
+def sent_keys(session: Session) -> set[tuple[str, str]]:
+    """(entity, id) of every op answered but not yet seen in the local row."""
+    stmt = select(OutboxEntry.entity, OutboxEntry.entity_id).where(OutboxEntry.status == "sent")
+    return {(e, i) for e, i in session.execute(stmt)}
+
+
 def settle_answered(session: Session, touched: Iterable[tuple[str, str]]) -> int:
     """Retire answered ops whose row already shows the version they were answered with.
 
