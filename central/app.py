@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from central import admin_routes, data_routes, sync_routes
 from central.context import CentralContext
-from local_api import problems
+from local_api import problems, security
 
 VERSION = "1"
 
@@ -42,6 +42,13 @@ def create_central_app(ctx: CentralContext) -> FastAPI:
     )
     app.state.context = ctx
     problems.install(app)
+    settings = ctx.settings
+    security.install(
+        app,
+        allowed_hosts=settings.allowed_hosts,
+        max_body_bytes=settings.max_body_bytes,
+        cors_origins=settings.cors_origins,
+    )
     app.include_router(sync_routes.router(ctx))
     app.include_router(admin_routes.router(ctx))
     app.include_router(data_routes.router(ctx))

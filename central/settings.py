@@ -40,6 +40,12 @@ class CentralSettings(BaseSettings):
     metrics_token: str = ""
     metrics_dir: str = ""
     access_log: bool = True
+    # The same request hardening as the site API: Host allowlist (set the public name
+    # in production), body limit (a push batch of 500 ops is a few hundred KB), CORS
+    # only for listed origins (central admins' browser tools).
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["*"])
+    max_body_bytes: int = 16 * 1024 * 1024
+    cors_origins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _production_secrets(self) -> CentralSettings:

@@ -176,3 +176,31 @@ def test_legacy_import_logs_no_pin(tmp_path: Path, caplog: pytest.LogCaptureFixt
     text = logs + json.dumps(report.__dict__, default=str)
     leaked = [p for p in pins if f'"{p}"' in text or f"'{p}'" in text or f"pin={p}" in text]
     assert pins and not leaked
+
+
+@pytest.mark.pg
+def test_central_refuses_unknown_hosts_and_oversized_bodies(pg_url: str) -> None:
+    """The central server has the site API's request hardening too."""
+    from central.app import create_central_app
+    from central.context import CentralContext, open_central_store
+    from central.settings import CentralSettings
+
+    store = open_central_store(pg_url, pool_size=2)
+    settings = CentralSettings(
+        database_url=pg_url, jwt_secret=CENTRAL_SECRET, allowed_hosts=["127.0.0.1"],
+        max_body_bytes=4096,
+    )  # fmt: skip
+    try:
+        with EmbeddedServer(
+            create_central_app(CentralContext(settings=settings, store=store))
+        ) as srv:
+            ok = httpx.get(f"{srv.url}/api/sync/pull", timeout=5)
+            assert ok.status_code == 426  # reached the app (it asks for the schema version)
+            evil = httpx.get(f"{srv.url}/api/sync/pull", headers={"Host": "evil.example"})
+            assert evil.status_code == 400
+            big = httpx.post(f"{srv.url}/api/sync/enroll", content=b"{" + b" " * 8192 + b"}",
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+            assert big.status_code == 413
+            assert big.headers["content-type"].startswith("application/problem+json")
+    finally:
+        store.dispose()
