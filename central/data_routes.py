@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from central import enroll as svc
 from central.context import CentralContext
 from central.feed import feed_head
-from core.errors import Forbidden, Invalid, Unauthenticated
+from core.errors import Forbidden, Unauthenticated
 from core.models import ConflictRecord, Device, Organisation
 from core.registry import EntitySpec, registry
 from core.services import queries, writes
@@ -34,10 +34,11 @@ from local_api.problems import AUTHED, responses
 from local_api.routes.entities import (
     FILTER_HELP,
     RESERVED,
-    PreconditionRequired,
     RefIdPath,
     entity_models,
+    filters_from,
     json_response,
+    need_version,
     parse_version,
     write_tx,
 )
@@ -133,32 +134,6 @@ def _device_state(d: Device, head: int) -> dict[str, Any]:
     }
 
 
-def _filters(request: Request) -> dict[str, str]:
-    """Query parameters other than the list options, as ``queries`` filters (the same
-    rule as the site API: a key given twice is refused, use ``__in``)."""
-    out: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if key in LIST_PARAMS:
-            continue
-        if key in out:
-            raise Invalid(
-                f"{key} given twice",
-                details=[{"field": key, "message": "given more than once; use __in"}],
-            )
-        out[key] = value
-    return out
-
-
-def _need_version(if_match: str | None, body_version: int | None, what: str) -> int:
-    version = parse_version(if_match, body_version)
-    if version is None:
-        raise PreconditionRequired(
-            f"{what} needs the row version you last saw: send If-Match: <version> "
-            "(or version in the body)"
-        )
-    return version
-
-
 def _writable(s: Any, spec: EntitySpec, org_id: str) -> None:
     """The organisation exists and has the entity's module (as a site would check)."""
     org: Organisation = svc.get_org(s, org_id)
@@ -209,8 +184,9 @@ def _register(r: APIRouter, ctx: CentralContext, Admin: Any, spec: EntitySpec) -
     ) -> Any:
         with store.read() as s:
             svc.get_org(s, org_id)
+            filters = filters_from(request, LIST_PARAMS)
             page = queries.list_rows(
-                s, spec, org_id, filters=_filters(request), q=q, sort=sort, limit=limit,
+                s, spec, org_id, filters=filters, q=q, sort=sort, limit=limit,
                 offset=offset, cursor=cursor, include_deleted=include_deleted,
             )  # fmt: skip
             items = [queries.row_json(spec, row) for row in page.items]
@@ -252,7 +228,7 @@ def _register(r: APIRouter, ctx: CentralContext, Admin: Any, spec: EntitySpec) -
         if_match: Annotated[str | None, Header(max_length=40)] = None,
     ) -> Any:
         data = body.model_dump(exclude_unset=True)
-        version = _need_version(if_match, data.pop("version", None), "an update")
+        version = need_version(parse_version(if_match, data.pop("version", None)), "an update")
         with write_tx(store) as s:
             _writable(s, spec, org_id)
             row = writes.update(
@@ -275,7 +251,7 @@ def _register(r: APIRouter, ctx: CentralContext, Admin: Any, spec: EntitySpec) -
         if_match: Annotated[str | None, Header(max_length=40)] = None,
         version: Annotated[int | None, Query(ge=1)] = None,
     ) -> Any:
-        v = _need_version(if_match, version, "a delete")
+        v = need_version(parse_version(if_match, version), "a delete")
         with write_tx(store) as s:
             _writable(s, spec, org_id)
             row = writes.delete(s, actor=actor(admin, org_id), entity=name, id=id, version=v)

@@ -98,12 +98,28 @@ def parse_version(if_match: str | None, body_version: int | None) -> int | None:
     return header if header is not None else body_version
 
 
+def filters_from(request: Request, reserved: frozenset[str]) -> dict[str, str]:
+    """Query parameters other than the list options, as ``queries`` filters; a key given
+    twice is refused (use ``__in``)."""
+    out: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if key in reserved:
+            continue
+        if key in out:
+            raise Invalid(
+                f"{key} given twice",
+                details=[{"field": key, "message": "given more than once; use __in"}],
+            )
+        out[key] = value
+    return out
+
+
 class PreconditionRequired(DomainError):
     code = "precondition_required"
     status = 428
 
 
-def _need_version(version: int | None, what: str) -> int:
+def need_version(version: int | None, what: str) -> int:
     if version is None:
         raise PreconditionRequired(
             f"{what} needs the row version you last saw: send If-Match: <version> "
@@ -228,19 +244,6 @@ def _register(r: APIRouter, deps: Deps, spec: EntitySpec) -> None:
         deps.module_enabled(spec)
         check_role(actor, write_roles, f"{action} {name}")
 
-    def filters_from(request: Request) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for key, value in request.query_params.multi_items():
-            if key in RESERVED:
-                continue
-            if key in out:
-                raise Invalid(
-                    f"{key} given twice",
-                    details=[{"field": key, "message": "given more than once; use __in"}],
-                )
-            out[key] = value
-        return out
-
     list_kwargs = dict(
         response_model=PageOut,
         tags=tags,
@@ -254,7 +257,7 @@ def _register(r: APIRouter, deps: Deps, spec: EntitySpec) -> None:
     ) -> dict[str, Any]:
         allow_read(actor)
         return dict(
-            filters=filters_from(request),
+            filters=filters_from(request, RESERVED),
             q=q,
             sort=sort,
             include_deleted=include_deleted,
@@ -400,7 +403,7 @@ def _register(r: APIRouter, deps: Deps, spec: EntitySpec) -> None:
     ) -> Any:
         allow_write(actor, "update")
         data = body.model_dump(exclude_unset=True)
-        version = _need_version(parse_version(if_match, data.pop("version", None)), "an update")
+        version = need_version(parse_version(if_match, data.pop("version", None)), "an update")
         with write_tx(ctx.store) as s:
             auth.check_write_scope(spec, actor, data, writes.get_live(s, spec, actor.org_id, id))
             row = writes.update(s, actor=actor, entity=name, id=id, data=data, version=version)
@@ -423,7 +426,7 @@ def _register(r: APIRouter, deps: Deps, spec: EntitySpec) -> None:
         version: Annotated[int | None, Query(ge=1)] = None,
     ) -> Any:
         allow_write(actor, "delete")
-        v = _need_version(parse_version(if_match, version), "a delete")
+        v = need_version(parse_version(if_match, version), "a delete")
         with write_tx(ctx.store) as s:
             auth.check_write_scope(spec, actor, {}, writes.get_live(s, spec, actor.org_id, id))
             row = writes.delete(s, actor=actor, entity=name, id=id, version=v)
@@ -464,7 +467,7 @@ def _register(r: APIRouter, deps: Deps, spec: EntitySpec) -> None:
                         raise Invalid(
                             "id is required", details=[{"field": "id", "message": "required"}]
                         )
-                    version = _need_version(op.version, f"an {op.op}")
+                    version = need_version(op.version, f"an {op.op}")
                     existing = writes.get_live(s, spec, actor.org_id, op.id)
                     auth.check_write_scope(spec, actor, data, existing)
                     if op.op == "update":
