@@ -171,9 +171,12 @@ def test_switch_language(new_page) -> None:
     other.goto("/app/login")
     enter_pin(other, "olga")
     expect(other.locator("#nav")).to_contain_text("Tablero")
+    # The board is drawn by the page's script: once it shows, the switch is wired.
+    expect(other.locator("#board .card").first).to_contain_text("OEE hoy")
     # Back to English, as the other tests expect of her.
     other.locator("#lang-switch").click()
     expect(other.locator("#nav")).to_contain_text("Board")
+    expect(other.locator("#board .card").first).to_contain_text("OEE today")
 
 
 def test_expired_session_keeps_what_was_typed(new_page) -> None:
