@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import socket
-
 
 def lan_ip() -> str:
-    """The IP of the interface that routes outward; nothing is sent (UDP connect only
-    picks a route). Falls back to loopback on a machine with no network."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.connect(("10.255.255.255", 1))
-        return sock.getsockname()[0]
-    except OSError:
-        return "127.0.0.1"
-    finally:
-        sock.close()
+    """The first IPv4 address of a non-loopback interface (read from the interface list,
+    nothing is sent). Falls back to loopback on a machine with no network."""
+    import ipaddress
+
+    import ifaddr  # installed with zeroconf, which lists interfaces the same way
+
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str):
+                addr = ipaddress.IPv4Address(ip.ip)
+                if not (addr.is_loopback or addr.is_link_local):
+                    return ip.ip
+    return "127.0.0.1"
 
 
 def lan_url(host: str, port: int, path: str = "/") -> str:
