@@ -14,12 +14,15 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import update
 
 from central import enroll as svc
 from central.context import CentralContext
 from central.feed import read_feed, snapshot_lines
 from central.push import MAX_BATCH, DeviceCtx, push_batch
+from core.clock import utcnow
 from core.errors import DomainError, Unauthenticated
+from core.models import Device
 from core.services.sync_apply import (
     MIN_SCHEMA_VERSION,
     SCHEMA_HEADER,
@@ -131,6 +134,19 @@ def router(ctx: CentralContext) -> APIRouter:
         def read() -> tuple[list[dict[str, Any]], int, bool]:
             with store.read() as s:
                 return read_feed(s, dev.org_id, after=after, limit=limit)
+
+        def note_cursor() -> None:
+            # Asking for "after C" says the site holds everything up to C: that is its
+            # cursor, for sync lag (admin sync-state, metrics). Only ever moves forward.
+            with store.write() as s:
+                s.execute(
+                    update(Device)
+                    .where(Device.id == dev.device_id,
+                           (Device.last_cursor.is_(None)) | (Device.last_cursor < after))
+                    .values(last_cursor=after, last_seen_at=utcnow())
+                )  # fmt: skip
+
+        await run_in_threadpool(note_cursor)
 
         notifier = ctx.notifier
         fut = notifier.subscribe(dev.org_id) if wait > 0 and notifier else None

@@ -176,6 +176,10 @@ def test_append_only_and_disabled_modules_are_refused(
 
 
 def test_sync_state(admin: httpx.Client, org_id: str, pushed: dict[str, Any]) -> None:
+    # A pull "after C" tells the central server the site holds everything up to C: pull
+    # everything, then once more (what the agent's next long-poll does).
+    pushed["agent"].pull_available()
+    pushed["agent"].pull_available()
     state = admin.get(f"/api/orgs/{org_id}/sync-state")
     assert state.status_code == 200, state.text
     body = state.json()
@@ -183,6 +187,7 @@ def test_sync_state(admin: httpx.Client, org_id: str, pushed: dict[str, Any]) ->
     [dev] = body["devices"]
     assert dev["id"] == pushed["agent"].device_id and dev["revoked"] is False
     assert dev["last_seen_at"] is not None
+    assert dev["last_cursor"] == body["feed_head"] and dev["lag"] == 0
 
 
 def test_openapi_names_each_entitys_models(hub: CentralApp) -> None:
