@@ -46,7 +46,7 @@ def _setup_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cur)
         # NORMAL + GroupCommit after every write transaction: see the module docstring.
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
@@ -115,6 +115,27 @@ class GroupCommit:
             finally:
                 os.close(dfd)
             self._dir_synced = True
+
+
+def _enable_wal(cur: Any) -> None:
+    """Switch to WAL (a property of the file, kept once set). On a brand-new file two
+    connections may race to switch it, and the loser gets "database is locked" at once
+    (the busy timeout does not cover this pragma): wait and retry like the busy timeout
+    would."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
