@@ -34,11 +34,14 @@ from local_api.problems import AUTHED, responses
 from local_api.routes.entities import (
     FILTER_HELP,
     RESERVED,
+    ListQuery,
     RefIdPath,
     entity_models,
     filters_from,
     json_response,
+    list_query,
     need_version,
+    page_response,
     parse_version,
     write_tx,
 )
@@ -171,29 +174,16 @@ def _register(r: APIRouter, ctx: CentralContext, Admin: Any, spec: EntitySpec) -
         request: Request,
         _: Admin,
         org_id: Annotated[str, OrgPath],
-        q: Annotated[str | None, Query(max_length=200, description="search text")] = None,
-        sort: Annotated[
-            str | None, Query(max_length=200, description="e.g. -updated_at,id")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
-        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-        cursor: Annotated[
-            str | None, Query(max_length=2000, description="next_cursor of the previous page")
-        ] = None,
-        include_deleted: bool = False,
+        lq: Annotated[ListQuery, Depends(list_query)],
     ) -> Any:
         with store.read() as s:
             svc.get_org(s, org_id)
             filters = filters_from(request, LIST_PARAMS)
             page = queries.list_rows(
-                s, spec, org_id, filters=filters, q=q, sort=sort, limit=limit,
-                offset=offset, cursor=cursor, include_deleted=include_deleted,
+                s, spec, org_id, filters=filters, q=lq.q, sort=lq.sort, limit=lq.limit,
+                offset=lq.offset, cursor=lq.cursor, include_deleted=lq.include_deleted,
             )  # fmt: skip
-            items = [queries.row_json(spec, row) for row in page.items]
-        return json_response(
-            {"items": items, "total": page.total, "limit": page.limit,
-             "offset": page.offset, "next_cursor": page.next_cursor}
-        )  # fmt: skip
+            return page_response(spec, page)
 
     @r.get(
         f"{base}/{{id}}",

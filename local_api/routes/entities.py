@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -96,6 +97,44 @@ def parse_version(if_match: str | None, body_version: int | None) -> int | None:
             details=[{"field": "version", "message": "differs from If-Match"}],
         )
     return header if header is not None else body_version
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The list options of every entity list, on the site and the central server."""
+
+    q: str | None
+    sort: str | None
+    limit: int
+    offset: int
+    cursor: str | None
+    include_deleted: bool
+
+
+def list_query(
+    q: Annotated[str | None, Query(max_length=200, description="search text")] = None,
+    sort: Annotated[str | None, Query(max_length=200, description="e.g. -updated_at,id")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=2000, description="next_cursor of the previous page")
+    ] = None,
+    include_deleted: bool = False,
+) -> ListQuery:
+    return ListQuery(q, sort, limit, offset, cursor, include_deleted)
+
+
+def page_response(spec: Any, page: Any) -> Response:
+    """A page of rows as the list answer (call inside the read session)."""
+    return json_response(
+        {
+            "items": [queries.row_json(spec, row) for row in page.items],
+            "total": page.total,
+            "limit": page.limit,
+            "offset": page.offset,
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
 def filters_from(request: Request, reserved: frozenset[str]) -> dict[str, str]:
@@ -295,35 +334,18 @@ def _register(r: APIRouter, deps: Deps, spec: EntitySpec) -> None:
     def list_(
         request: Request,
         actor: Annotated[Actor, Depends(current)],
-        q: Annotated[str | None, Query(max_length=200, description="search text")] = None,
-        sort: Annotated[
-            str | None, Query(max_length=200, description="e.g. -updated_at,id")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,
-        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-        cursor: Annotated[
-            str | None, Query(max_length=2000, description="next_cursor of the previous page")
-        ] = None,
-        include_deleted: bool = False,
+        lq: Annotated[ListQuery, Depends(list_query)],
         format: Annotated[Literal["json", "csv"], Query()] = "json",
     ) -> Any:
-        kwargs = list_common(request, actor, q, sort, include_deleted)
+        kwargs = list_common(request, actor, lq.q, lq.sort, lq.include_deleted)
         if format == "csv":
             return stream_csv(kwargs)
         with ctx.store.read() as s:
             page = queries.list_rows(
-                s, spec, ctx.site.org_id, limit=limit, offset=offset, cursor=cursor, **kwargs
-            )
-            items = [queries.row_json(spec, row) for row in page.items]
-        return json_response(
-            {
-                "items": items,
-                "total": page.total,
-                "limit": page.limit,
-                "offset": page.offset,
-                "next_cursor": page.next_cursor,
-            }
-        )
+                s, spec, ctx.site.org_id, limit=lq.limit, offset=lq.offset, cursor=lq.cursor,
+                **kwargs,
+            )  # fmt: skip
+            return page_response(spec, page)
 
     @r.get(
         f"/api/{name}.csv",
