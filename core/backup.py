@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.private import fsync_dir
+
 log = logging.getLogger(__name__)
 
 PREFIX = "site-"
@@ -93,20 +95,13 @@ def integrity(path: Path) -> str:
     return "\n".join(str(r[0]) for r in rows)
 
 
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _copy(src: Path, dest: Path) -> None:
     """SQLite backup API from ``src`` to a new file ``dest``, self-contained (the copy
     is switched to a rollback journal so it is one file, with no -wal beside it)."""
+    from core.private import touch_private
+
     source = _connect(src)
+    touch_private(dest)  # a backup is as secret as the store
     target = sqlite3.connect(str(dest), isolation_level=None)
     try:
         # pages=-1: the whole database in one step, i.e. one read transaction and one
@@ -141,8 +136,9 @@ def create_backup(source: Any, directory: str | Path, *, keep: int = DEFAULT_KEE
     src = store_file(source)
     if not src.is_file():
         raise BackupError(f"no store at {src}")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    from core.private import private_dir
+
+    directory = private_dir(Path(directory))
     name = f"{prefix}{_stamp()}{SUFFIX}"
     while (directory / name).exists():  # two backups within one millisecond
         time.sleep(0.002)
@@ -156,7 +152,7 @@ def create_backup(source: Any, directory: str | Path, *, keep: int = DEFAULT_KEE
         if result != "ok":
             raise BackupError(f"the copy failed its integrity check: {result[:500]}")
         os.replace(partial, final)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     finally:
         partial.unlink(missing_ok=True)
     info = BackupInfo(final, _parse_stamp(name, prefix) or datetime.now(UTC), final.stat().st_size)
@@ -254,7 +250,7 @@ def restore_backup(backup: str | Path, target: Any, *, safety_dir: str | Path | 
         for stale in (Path(str(dest) + "-wal"), Path(str(dest) + "-shm")):
             stale.unlink(missing_ok=True)
         os.replace(incoming, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     finally:
         incoming.unlink(missing_ok=True)
         for side in ("-wal", "-shm"):

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 log = logging.getLogger("structura")
 
@@ -44,13 +44,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = args.data_dir
-    return Settings(**overrides)
+    return Settings.load(**overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        # One clear line, not a traceback: the operator fixes the variable and retries.
+        print(f"structura: error: {exc}", file=sys.stderr)
+        return 2
     level = (args.log_level or settings.log_level).upper()
     # Text for a person at a terminal; JSON lines with request ids when
     # STRUCTURA_LOG_FORMAT=json (the service units and the container image set it).

@@ -1,6 +1,6 @@
 """Time, ids and the hybrid logical clock.
 
-Wall clocks of sites are not trusted for ordering (sync guarantee 10); the HLC is only
+Wall clocks of sites are not trusted for ordering (guarantee 10 in docs/sync.md); the HLC is only
 recorded with each operation so people can see when an edit was made and for tie-breaks
 that the protocol documents.
 """

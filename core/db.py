@@ -23,11 +23,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from core.sync.unit import unit_of
+
+if TYPE_CHECKING:
+    from core.sync.recorders import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +168,16 @@ class Store:
     """A database plus the context for writes made on it.
 
     ``recorder_factory`` builds what the one write path calls for every change: on a site
-    it appends to the outbox, on the central server to the change feed.
+    it appends to the outbox, on the central server to the change feed. Each session
+    carries a unit of work (``core.sync.unit``); ``changes`` publishes its notices after
+    commit.
     """
 
     def __init__(
         self,
         url: str,
         *,
-        recorder_factory: Callable[[], Any] | None = None,
+        recorder_factory: Callable[[], Recorder] | None = None,
         engine: Engine | None = None,
         **engine_kwargs: Any,
     ) -> None:
@@ -181,60 +188,48 @@ class Store:
         self.group_commit = (
             GroupCommit(Path(db_file).resolve()) if db_file and db_file != ":memory:" else None
         )
-        from core.services.recorders import OutboxRecorder, install_buffer_drain
+        from core.sync import unit as uow
+        from core.sync.notices import ChangePublisher
+        from core.sync.recorders import OutboxRecorder
 
-        install_buffer_drain()
+        uow.install()
         if recorder_factory is None:
             recorder_factory = OutboxRecorder
-        self.recorder = recorder_factory()
-        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self.recorder: Recorder = recorder_factory()
+        self._reads = sessionmaker(self.engine, expire_on_commit=False, class_=uow.UnitSession)
         self._writes = sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+            self.engine.execution_options(**{WRITE_OPTION: True}),
+            expire_on_commit=False,
+            class_=uow.UnitSession,
         )
-        # Rows made inside a savepoint that rolled back are gone: forget them (see
-        # core.services.writes._made_here).
-        event.listen(self._writes, "after_soft_rollback", _forget_rows_made_here)
-        self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        # The one fan-out of committed changes (live stream, sync agent, desktop).
+        self.changes = ChangePublisher()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self._reads() as session:
-            session.info["store"] = self
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any exception.
 
-        After commit, listeners (the live change stream, the sync agent's wake-up) hear of
-        the changes; they never run for a rolled-back transaction.
+        Once the commit is durable, the notices the transaction's unit of work collected
+        are published to ``changes``; never for a rolled-back transaction or savepoint.
         """
         with self._writes() as session:
-            session.info["store"] = self
-            session.info["recorder"] = self.recorder
-            session.info["changes"] = []
+            unit = unit_of(session)
+            unit.recorder = self.recorder
             with session.begin():
                 yield session
-            changes = session.info.get("changes") or []
+            notices = unit.notices
         if self.group_commit is not None:
             # Acknowledge only once the commit is on disk (see the module docstring).
             self.group_commit.wait_durable()
-        if changes:
-            for listener in list(self.listeners):
-                try:
-                    listener(changes)
-                except Exception:  # a listener must never undo an acknowledged write
-                    log.exception("change listener failed")
+        self.changes.publish(notices)
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _forget_rows_made_here(session: Session, _transaction: Any) -> None:
-    # A savepoint begins with a flush, which drains the buffered outbox/audit inserts:
-    # what is buffered now belongs to the rolled-back savepoint and must not be written.
-    session.info.pop("made_here", None)
-    session.info.pop("insert_buffer", None)
 
 
 def integrity_check(store: Store) -> str:

@@ -22,22 +22,24 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from core import writes
 from core.db import Store
+from core.private import private_dir
 from core.registry import spec_for
-from core.services import writes
 from core.settings import Settings
+from core.tour.timezones import to_instant
 
 ADMIN_EMAIL = "admin@structura.local"
 ADMIN_ID = "demo-u-admin"
 ORG_NAME = "Structura Demo"
 # Demo only: printed by the command so people can try the shop-floor and crew pages.
 PINS = {
-    "demo-u-op1": ("Lucía Fernández", "operator", "es", "1111"),
-    "demo-u-op2": ("Javier Gómez", "operator", "es", "2222"),
-    "demo-u-op3": ("Tom Baker", "operator", "en", "3333"),
-    "demo-u-op4": ("Marta Ruiz", "operator", "es", "4444"),
-    "demo-u-crew1": ("Sam Carter", "crew", "en", "5555"),
-    "demo-u-crew2": ("Elena Sanz", "crew", "es", "6666"),
+    "demo-u-op1": ("Lucía Fernández", "operator", "es", "482916"),
+    "demo-u-op2": ("Javier Gómez", "operator", "es", "735102"),
+    "demo-u-op3": ("Tom Baker", "operator", "en", "619384"),
+    "demo-u-op4": ("Marta Ruiz", "operator", "es", "204857"),
+    "demo-u-crew1": ("Sam Carter", "crew", "en", "817263"),
+    "demo-u-crew2": ("Elena Sanz", "crew", "es", "390571"),
 }
 OFFICE = {
     "demo-u-office1": ("Carmen López", "carmen@structura.local", "es"),
@@ -140,7 +142,9 @@ def factory_rows(now: datetime) -> list[Row]:
         total = Decimal(150_000 * i + 12_345)
         rows.append(("machines", f"demo-m-{i}", {
             "name": name, "type": mtype, "brand": brand, "status": status,
-            "status_since": t0 + timedelta(hours=6), "ideal_rate": Decimal(rate),
+            # The panel line (3) is stopped since 09:32 (its open downtime, below).
+            "status_since": t0 + timedelta(hours=9, minutes=32) if i == 3
+            else t0 + timedelta(hours=6), "ideal_rate": Decimal(rate),
             "operator_ids": [ops[(i - 1) % 4], ops[i % 4]],
             "color": f"#{(i * 0x2F4F9D) % 0xFFFFFF:06x}", "total_meters": total,
             "maintenance_interval": Decimal(50_000),
@@ -161,29 +165,60 @@ def factory_rows(now: datetime) -> list[Row]:
 def _jobs(t0: datetime, ops: list[str]) -> list[Row]:
     rows: list[Row] = []
     n = 0
-    for m, (_, _, _, mstatus, _) in enumerate(MACHINES, 1):
+    for m, (_, _, _, mstatus, rate) in enumerate(MACHINES, 1):
         # A queue per machine: done work, the current job, then what waits.
         plan = ["COMPLETED", "COMPLETED", "IN_PROGRESS" if mstatus == "RUNNING" else "PAUSED",
                 "PENDING", "PENDING", "PENDING" if m % 2 else "CANCELED"]  # fmt: skip
+        daily = _daily(m, rate)
         for seq, status in enumerate(plan):
             n += 1
             qty = Decimal(500 + (n * 373) % 4000)
-            done = {"COMPLETED": qty, "IN_PROGRESS": qty * 3 / 5, "PAUSED": qty / 4}
-            produced = done.get(status, Decimal(0)).quantize(Decimal(1))
-            scrap = (produced * Decimal("0.03")).quantize(Decimal(1))
-            started = t0 - timedelta(days=3 - min(seq, 3)) + timedelta(hours=6)
+            current = status in ("IN_PROGRESS", "PAUSED")
+            if current:  # two weeks of reports, with room left
+                qty = (sum(daily) * Decimal("1.25")).quantize(Decimal(100))
+            # Work done before the demo's two weeks: an opening balance (not in OEE).
+            produced = qty if status == "COMPLETED" else Decimal(0)
+            started = t0 - timedelta(days=REPORT_DAYS if current else 20 - seq, hours=-6)
             rows.append(("jobs", f"demo-j-{n}", {
                 "title": f"Perfil {PROFILES[n % len(PROFILES)]} lote {n} / batch {n}",
                 "machine_id": f"demo-m-{m}", "project_id": f"demo-p-{n % 7 + 1}",
                 "status": status, "priority": ["NORMAL", "HIGH", "LOW", "URGENT"][n % 4],
-                "sequence": seq, "unit": "m" if m != 7 else "pcs", "quantity": qty,
-                "produced_qty": produced, "scrap_qty": scrap,
-                "progress": (100 * produced / qty).quantize(Decimal("0.01")),
+                "sequence": seq * 10, "unit": "m" if m != 7 else "pcs", "quantity": qty,
+                "produced_qty": produced, "scrap_qty": (produced * Decimal("0.03")).quantize(1),
                 "operator_ids": [ops[(m + seq) % 4]],
                 "due_at": t0 + timedelta(days=seq * 2 - 2, hours=18),
                 "started_at": started if status not in ("PENDING", "CANCELED") else None,
                 "completed_at": started + timedelta(hours=5) if status == "COMPLETED" else None,
             }))  # fmt: skip
+            if current:
+                rows += _reports(t0, m, f"demo-j-{n}", daily, ops[(m + seq) % 4])
+    return rows
+
+
+REPORT_DAYS = 14
+
+
+def _daily(machine_no: int, rate: str) -> list[Decimal]:
+    """Metres (or pieces) a machine makes per day over the demo's two weeks: 45-75 % of
+    what its ideal rate would make in a day, so the OEE chart has something to show."""
+    minutes = Decimal(24 * 60)
+    return [
+        (Decimal(rate) * minutes * Decimal(45 + (machine_no * 7 + d * 11) % 31) / 100).quantize(1)
+        for d in range(REPORT_DAYS)
+    ]
+
+
+def _reports(t0: datetime, m: int, job_id: str, daily: list[Decimal], operator: str) -> list[Row]:
+    """One production report per day, oldest first. Reports are append-only: a later
+    run finds them by id and leaves them as they are."""
+    rows: list[Row] = []
+    for back, made in zip(range(REPORT_DAYS - 1, -1, -1), daily, strict=True):
+        day = t0 - timedelta(days=back)
+        scrap = (made * Decimal("0.03")).quantize(1)
+        rows.append(("production_reports", f"demo-r-{m}-{back}", {
+            "job_id": job_id, "good_qty": made - scrap, "scrap_qty": scrap,
+            "at": day + timedelta(hours=8), "operator_id": operator, "device_id": "demo",
+        }))  # fmt: skip
     return rows
 
 
@@ -229,13 +264,22 @@ def _floor(t0: datetime, ops: list[str]) -> list[Row]:
             "body": bodies[i % len(bodies)], "sent_at": sent,
             "read_at": sent + timedelta(minutes=20) if i < 18 else None,
         }))  # fmt: skip
-    types = ["LOGIN", "JOB_STARTED", "JOB_COMPLETED", "MACHINE_STATUS", "DOWNTIME_REPORTED"]
+    types = ["LOGIN", "JOB_STARTED", "JOB_COMPLETED", "MACHINE_STATUS", "NOTE"]
     for i in range(1, 81):
+        type_ = types[i % len(types)]
+        payload = {"note": "demo"}
+        if type_ != "LOGIN":
+            payload["machine_id"] = f"demo-m-{i % len(MACHINES) + 1}"
         rows.append(("events", f"demo-e-{i}", {
-            "type": types[i % len(types)], "user_id": people[i % len(people)],
-            "payload": {"machine_id": f"demo-m-{i % len(MACHINES) + 1}", "source": "demo"},
+            "type": type_, "user_id": people[i % len(people)], "payload": payload,
             "at": t0 - timedelta(hours=80 - i),
         }))  # fmt: skip
+    # An open stop: the panel line waits for material (the board shows it as its state).
+    rows.append(("downtimes", "demo-d-3-material", {
+        "machine_id": "demo-m-3", "started_at": shift + timedelta(hours=3, minutes=32),
+        "reason": "MATERIAL", "notes": "Falta bobina / Waiting for coil",
+        "reported_by": ops[3],
+    }))  # fmt: skip
     return rows
 
 
@@ -256,7 +300,8 @@ def tour_rows(now: datetime) -> list[Row]:
             fee = (fee / Decimal(fx)).quantize(Decimal(1000))
         rows.append(("shows", f"demo-s-{i + 1}", {
             "city": city, "country": country, "venue": venue, "tz": tz,
-            "starts_at": day + timedelta(hours=20), "fee": fee, "currency": cur,
+            "starts_at": to_instant(datetime.combine(day.date(), time(20)), tz),
+            "fee": fee, "currency": cur,
             "fx_rate": Decimal(fx) if fx else None, "tour": "Gira Norte / North Tour 2026",
             "mgmt_agency": "Norte Artists", "mgmt_pct": Decimal(15),
             "booking_agency": "Primavera Live" if i % 2 else None,
@@ -323,17 +368,70 @@ def _upsert(session: Any, actor: writes.Actor, result: DemoResult, row: Row) -> 
     if spec.append_only or current.deleted_at is not None:
         return  # events are never edited; a row someone deleted stays deleted
     # Secrets are set once: refreshing them would re-hash and hide a change made since.
-    values = {k: v for k, v in data.items() if k not in spec.secret_inputs}
+    # Derived fields (a machine's metres, a job's totals) follow from reports, not data.
+    skip = {*spec.secret_inputs, *spec.rules.derived}
+    values = {k: v for k, v in data.items() if k not in skip}
     before = current.version
     writes.update(session, actor=actor, entity=entity, id=row_id, data=values)
     if current.version != before:
         result.updated[entity] = result.updated.get(entity, 0) + 1
 
 
+def _drawing() -> bytes:
+    """A small PNG "drawing" of a profile, made with Pillow (no binary in the repo)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (480, 240), "white")
+    pen = ImageDraw.Draw(img)
+    pen.rectangle((40, 60, 440, 180), outline="black", width=3)
+    for x in range(80, 440, 60):
+        pen.line((x, 60, x, 180), fill="navy", width=2)
+    pen.text((40, 20), "C-100 x 2400 mm", fill="black")
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def attachment_rows() -> list[tuple[str, str, str, str, str, bytes]]:
+    """(id, owner entity, owner id, file name, caption, bytes) of the demo's files."""
+    cutting = b"Lista de corte / cutting list\n12 x 2400 mm C-100\n8 x 1200 mm U-50\n"
+    rider = (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+    return [
+        ("demo-a-1", "jobs", "demo-j-1", "plano-C100.png", "Plano / drawing", _drawing()),
+        ("demo-a-2", "jobs", "demo-j-1", "corte.txt", "Lista de corte", cutting),
+        ("demo-a-3", "shows", "demo-s-1", "rider.pdf", "Rider técnico", rider),
+    ]  # fmt: skip
+
+
+def _attachments(session: Any, actor: writes.Actor, result: DemoResult, blobs: Any) -> None:
+    from core.attachments import service
+    from core.models import Attachment
+
+    for row_id, owner, owner_id, name, caption, data in attachment_rows():
+        blob = service.store_bytes(blobs, data, limits=service.Limits())
+        if session.get(Attachment, (actor.org_id, row_id)) is not None:
+            continue  # the bytes are back in the store (above); the row stays as it is
+        service.add_stored(session, actor, owner_entity=owner, owner_id=owner_id, filename=name,
+                           blob=blob, caption=caption, id=row_id)  # fmt: skip
+        result.created["attachments"] = result.created.get("attachments", 0) + 1
+
+
 def seed_demo(
-    store: Store, *, admin_password: str | None = None, now: datetime | None = None
+    store: Store,
+    *,
+    admin_password: str | None = None,
+    now: datetime | None = None,
+    blobs: Any = None,
 ) -> DemoResult:
-    """Create or refresh the demo rows in the store's organisation (made if missing)."""
+    """Create or refresh the demo rows in the store's organisation (made if missing).
+    ``blobs``: where the demo's attachments go (default: beside a SQLite store; a store
+    without a blob store gets no attachments)."""
+    from core.attachments.blobs import blob_store_beside
     from core.site import ensure_site
 
     now = now or datetime.now(UTC)
@@ -376,6 +474,9 @@ def seed_demo(
                 # A machine made now gets its current job as its second version; only a
                 # change to an existing machine counts as a refresh.
                 result.updated["machines"] = result.updated.get("machines", 0) + 1
+        blobs = blobs or blob_store_beside(store)
+        if blobs is not None:
+            _attachments(session, actor, result, blobs)
     return result
 
 
@@ -386,10 +487,13 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
         print("structura demo: the admin password needs at least 8 characters", file=sys.stderr)
         return 2
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     store = open_store(settings.store_url())
     try:
-        result = seed_demo(store, admin_password=args.admin_password)
+        from core.attachments.blobs import site_blob_store
+
+        result = seed_demo(store, admin_password=args.admin_password,
+                           blobs=site_blob_store(settings.data_dir))  # fmt: skip
     finally:
         store.dispose()
     created = sum(result.created.values())

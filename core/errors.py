@@ -17,6 +17,8 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        # Values an edge needs to word the problem in the user's language (see RuleBroken).
+        self.params: dict[str, Any] = {}
 
 
 class Invalid(DomainError):
@@ -64,5 +66,25 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
-def field_error(field: str, message: str) -> Invalid:
-    return Invalid(f"{field}: {message}", details=[{"field": field, "message": message}])
+class RuleBroken(DomainError):
+    """A rule of the work refused the change. ``code`` names the rule (``machine_busy``,
+    ``short_close_reason_required`` ...) and ``params`` carries what a message needs
+    (``{"machine": "Conformadora 1", "job": "VLC-OT-0042"}``); each edge words it in the
+    user's language from its own table. The core builds no sentence: ``message`` is only
+    the code and parameters, for logs."""
+
+    def __init__(
+        self,
+        code: str,
+        params: dict[str, Any] | None = None,
+        *,
+        status: int = 409,
+        field: str | None = None,
+    ) -> None:
+        params = {k: v for k, v in (params or {}).items()}
+        details = [{"field": field, "message": code}] if field else None
+        super().__init__(f"{code} {params}" if params else code, details=details)
+        self.code = code
+        self.status = status
+        self.params = params
+        self.field = field

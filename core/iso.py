@@ -1,427 +1,138 @@
-"""ISO 4217 currency and ISO 3166-1 alpha-2 country codes (active codes, 2024)."""
+"""Country and currency codes, their names in Spanish and English, and currency minor units.
 
-CURRENCIES = frozenset(
-    [
-        "AED",
-        "AFN",
-        "ALL",
-        "AMD",
-        "ANG",
-        "AOA",
-        "ARS",
-        "AUD",
-        "AWG",
-        "AZN",
-        "BAM",
-        "BBD",
-        "BDT",
-        "BGN",
-        "BHD",
-        "BIF",
-        "BMD",
-        "BND",
-        "BOB",
-        "BRL",
-        "BSD",
-        "BTN",
-        "BWP",
-        "BYN",
-        "BZD",
-        "CAD",
-        "CDF",
-        "CHF",
-        "CLP",
-        "CNY",
-        "COP",
-        "CRC",
-        "CUP",
-        "CVE",
-        "CZK",
-        "DJF",
-        "DKK",
-        "DOP",
-        "DZD",
-        "EGP",
-        "ERN",
-        "ETB",
-        "EUR",
-        "FJD",
-        "FKP",
-        "GBP",
-        "GEL",
-        "GHS",
-        "GIP",
-        "GMD",
-        "GNF",
-        "GTQ",
-        "GYD",
-        "HKD",
-        "HNL",
-        "HTG",
-        "HUF",
-        "IDR",
-        "ILS",
-        "INR",
-        "IQD",
-        "IRR",
-        "ISK",
-        "JMD",
-        "JOD",
-        "JPY",
-        "KES",
-        "KGS",
-        "KHR",
-        "KMF",
-        "KPW",
-        "KRW",
-        "KWD",
-        "KYD",
-        "KZT",
-        "LAK",
-        "LBP",
-        "LKR",
-        "LRD",
-        "LSL",
-        "LYD",
-        "MAD",
-        "MDL",
-        "MGA",
-        "MKD",
-        "MMK",
-        "MNT",
-        "MOP",
-        "MRU",
-        "MUR",
-        "MVR",
-        "MWK",
-        "MXN",
-        "MYR",
-        "MZN",
-        "NAD",
-        "NGN",
-        "NIO",
-        "NOK",
-        "NPR",
-        "NZD",
-        "OMR",
-        "PAB",
-        "PEN",
-        "PGK",
-        "PHP",
-        "PKR",
-        "PLN",
-        "PYG",
-        "QAR",
-        "RON",
-        "RSD",
-        "RUB",
-        "RWF",
-        "SAR",
-        "SBD",
-        "SCR",
-        "SDG",
-        "SEK",
-        "SGD",
-        "SHP",
-        "SLE",
-        "SOS",
-        "SRD",
-        "SSP",
-        "STN",
-        "SVC",
-        "SYP",
-        "SZL",
-        "THB",
-        "TJS",
-        "TMT",
-        "TND",
-        "TOP",
-        "TRY",
-        "TTD",
-        "TWD",
-        "TZS",
-        "UAH",
-        "UGX",
-        "USD",
-        "UYU",
-        "UZS",
-        "VES",
-        "VND",
-        "VUV",
-        "WST",
-        "XAF",
-        "XCD",
-        "XCG",
-        "XOF",
-        "XPF",
-        "YER",
-        "ZAR",
-        "ZMW",
-        "ZWG",
-    ]
-)
+Three maintained packages, each for what it is the reference of:
 
-# Minor units where they are not 2 (for display and rounding of settlements).
-MINOR_UNITS = {
-    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
-    "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0,
-    "TND": 3, "UGX": 0, "UYU": 2, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-}  # fmt: skip
+- ``pycountry`` (Debian's iso-codes): ISO 3166-1 alpha-2 countries, and ISO 3166-3 for
+  codes that were withdrawn (``AN``, ``YU``...).
+- ``iso4217``: the ISO 4217 table as published by its maintenance agency, with the minor
+  units money is rounded to (``IQD`` 3, ``JPY`` 0). CLDR's "digits" are a display habit
+  and differ for a dozen currencies, so they are not used for rounding current codes.
+- ``Babel`` (CLDR): localized names, and the names and digits of currencies that ISO no
+  longer lists (``BGN`` since the euro, ``ANG`` since ``XCG``), so old rows still read
+  and round.
 
-COUNTRIES = frozenset(
-    [
-        "AD",
-        "AE",
-        "AF",
-        "AG",
-        "AI",
-        "AL",
-        "AM",
-        "AO",
-        "AQ",
-        "AR",
-        "AS",
-        "AT",
-        "AU",
-        "AW",
-        "AX",
-        "AZ",
-        "BA",
-        "BB",
-        "BD",
-        "BE",
-        "BF",
-        "BG",
-        "BH",
-        "BI",
-        "BJ",
-        "BL",
-        "BM",
-        "BN",
-        "BO",
-        "BQ",
-        "BR",
-        "BS",
-        "BT",
-        "BV",
-        "BW",
-        "BY",
-        "BZ",
-        "CA",
-        "CC",
-        "CD",
-        "CF",
-        "CG",
-        "CH",
-        "CI",
-        "CK",
-        "CL",
-        "CM",
-        "CN",
-        "CO",
-        "CR",
-        "CU",
-        "CV",
-        "CW",
-        "CX",
-        "CY",
-        "CZ",
-        "DE",
-        "DJ",
-        "DK",
-        "DM",
-        "DO",
-        "DZ",
-        "EC",
-        "EE",
-        "EG",
-        "EH",
-        "ER",
-        "ES",
-        "ET",
-        "FI",
-        "FJ",
-        "FK",
-        "FM",
-        "FO",
-        "FR",
-        "GA",
-        "GB",
-        "GD",
-        "GE",
-        "GF",
-        "GG",
-        "GH",
-        "GI",
-        "GL",
-        "GM",
-        "GN",
-        "GP",
-        "GQ",
-        "GR",
-        "GS",
-        "GT",
-        "GU",
-        "GW",
-        "GY",
-        "HK",
-        "HM",
-        "HN",
-        "HR",
-        "HT",
-        "HU",
-        "ID",
-        "IE",
-        "IL",
-        "IM",
-        "IN",
-        "IO",
-        "IQ",
-        "IR",
-        "IS",
-        "IT",
-        "JE",
-        "JM",
-        "JO",
-        "JP",
-        "KE",
-        "KG",
-        "KH",
-        "KI",
-        "KM",
-        "KN",
-        "KP",
-        "KR",
-        "KW",
-        "KY",
-        "KZ",
-        "LA",
-        "LB",
-        "LC",
-        "LI",
-        "LK",
-        "LR",
-        "LS",
-        "LT",
-        "LU",
-        "LV",
-        "LY",
-        "MA",
-        "MC",
-        "MD",
-        "ME",
-        "MF",
-        "MG",
-        "MH",
-        "MK",
-        "ML",
-        "MM",
-        "MN",
-        "MO",
-        "MP",
-        "MQ",
-        "MR",
-        "MS",
-        "MT",
-        "MU",
-        "MV",
-        "MW",
-        "MX",
-        "MY",
-        "MZ",
-        "NA",
-        "NC",
-        "NE",
-        "NF",
-        "NG",
-        "NI",
-        "NL",
-        "NO",
-        "NP",
-        "NR",
-        "NU",
-        "NZ",
-        "OM",
-        "PA",
-        "PE",
-        "PF",
-        "PG",
-        "PH",
-        "PK",
-        "PL",
-        "PM",
-        "PN",
-        "PR",
-        "PS",
-        "PT",
-        "PW",
-        "PY",
-        "QA",
-        "RE",
-        "RO",
-        "RS",
-        "RU",
-        "RW",
-        "SA",
-        "SB",
-        "SC",
-        "SD",
-        "SE",
-        "SG",
-        "SH",
-        "SI",
-        "SJ",
-        "SK",
-        "SL",
-        "SM",
-        "SN",
-        "SO",
-        "SR",
-        "SS",
-        "ST",
-        "SV",
-        "SX",
-        "SY",
-        "SZ",
-        "TC",
-        "TD",
-        "TF",
-        "TG",
-        "TH",
-        "TJ",
-        "TK",
-        "TL",
-        "TM",
-        "TN",
-        "TO",
-        "TR",
-        "TT",
-        "TV",
-        "TW",
-        "TZ",
-        "UA",
-        "UG",
-        "UM",
-        "US",
-        "UY",
-        "UZ",
-        "VA",
-        "VC",
-        "VE",
-        "VG",
-        "VI",
-        "VN",
-        "VU",
-        "WF",
-        "WS",
-        "YE",
-        "YT",
-        "ZA",
-        "ZM",
-        "ZW",
-    ]
-)
+A code is *current* when the standard lists it today. A currency is accepted only when it
+is money one can be paid in: fund codes (``CLF``, ``USN``) and units without minor units
+(gold ``XAU``, ``XDR``, the test code ``XTS``) are *special*. *Withdrawn* codes are
+refused for new values but stay readable. Tables are built on first use, not at import.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+Status = Literal["current", "withdrawn", "special", "unknown"]
+Lang = Literal["en", "es"]
+
+
+@cache
+def _countries() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+@cache
+def _withdrawn_countries() -> dict[str, str]:
+    import pycountry
+
+    return {
+        c.alpha_2: c.name for c in pycountry.historic_countries if c.alpha_2 not in _countries()
+    }
+
+
+@cache
+def _iso4217() -> dict[str, tuple[int | None, bool, str]]:
+    """ISO 4217 list one: code -> (minor units or None for "N.A.", is a fund, name)."""
+    import iso4217
+
+    table: dict[str, tuple[int | None, bool, str]] = {}
+    for entry in iso4217.raw_xml.findall("CcyTbl/CcyNtry"):
+        code, units, name = entry.find("Ccy"), entry.find("CcyMnrUnts"), entry.find("CcyNm")
+        if code is None or code.text is None or units is None or name is None:
+            continue  # a territory without a universal currency (Antarctica)
+        digits = (units.text or "").strip()
+        table[code.text.strip()] = (
+            int(digits) if digits.isdigit() else None,
+            name.get("IsFund") == "true",
+            (name.text or "").strip(),
+        )
+    return table
+
+
+@cache
+def _currencies() -> frozenset[str]:
+    return frozenset(
+        c for c, (units, fund, _) in _iso4217().items() if units is not None and not fund
+    )
+
+
+def country_status(code: str) -> Status:
+    if code in _countries():
+        return "current"
+    return "withdrawn" if code in _withdrawn_countries() else "unknown"
+
+
+def currency_status(code: str) -> Status:
+    if code in _currencies():
+        return "current"
+    if code in _iso4217():
+        return "special"
+    # CLDR keeps names for former currencies (and a couple of market codes like CNH that
+    # ISO never listed); either way not a code to write today, but a row may carry one.
+    if code in _names("en", "c"):
+        return "withdrawn"
+    return "unknown"
+
+
+def is_country(code: str) -> bool:
+    return code in _countries()
+
+
+def is_currency(code: str) -> bool:
+    return code in _currencies()
+
+
+@cache
+def _names(lang: str, kind: Literal["c", "t"]) -> dict[str, str]:
+    from babel import Locale
+
+    loc = Locale.parse(lang)
+    return dict(loc.currencies) if kind == "c" else dict(loc.territories)
+
+
+def country_name(code: str, lang: Lang = "en") -> str:
+    """The country's name in ``lang`` (CLDR); a withdrawn code gets its ISO 3166-3 name."""
+    return (
+        _names(lang, "t").get(code)
+        or _names("en", "t").get(code)
+        or _withdrawn_countries().get(code)
+        or code
+    )
+
+
+def currency_name(code: str, lang: Lang = "en") -> str:
+    """The currency's name in ``lang`` (CLDR), else in English, else ISO's own name.
+
+    CLDR lags ISO by a release or so (``VED`` has no Spanish name yet), so a new code
+    falls back rather than showing nothing.
+    """
+    iso = _iso4217().get(code)
+    return (
+        _names(lang, "c").get(code)
+        or _names("en", "c").get(code)
+        or (iso[2] if iso else "")
+        or code
+    )
 
 
 def minor_units(currency: str) -> int:
-    return MINOR_UNITS.get(currency, 2)
+    """Decimal places money in ``currency`` is rounded to: ISO 4217's minor units for a
+    current code, CLDR's digits for a withdrawn one (and CLDR's default, 2, otherwise)."""
+    iso = _iso4217().get(currency)
+    if iso is not None and iso[0] is not None:
+        return iso[0]
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(currency)

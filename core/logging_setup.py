@@ -5,7 +5,7 @@ a request id in every line ties the access line, the warnings and the traceback 
 request together (also across the load balancer, which may set ``X-Request-ID``).
 
 The request id lives in a ``ContextVar``: the API middleware
-(``local_api.metrics.ObservabilityMiddleware``) sets it per request, and both asyncio
+(``apikit.observe.ObservabilityMiddleware``) sets it per request, and both asyncio
 tasks and the threads Starlette runs sync endpoints in copy the context, so a log call
 deep in a service sees the right id without anyone passing it down.
 
@@ -97,10 +97,27 @@ def log_format(explicit: str | None = None) -> str:
     return value if value in FORMATS else "text"
 
 
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is *now*: a handler that kept the stream of
+    the moment it was made writes into a closed file once that stream is swapped (a
+    test harness's capture, a daemon that redirects its output)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure(level: str | int = "INFO", fmt: str | None = None,
               stream: TextIO | None = None) -> logging.Handler:  # fmt: skip
     """Install one handler on the root logger (replacing any earlier one of ours)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if log_format(fmt) == "json" else TextFormatter())
     handler.set_name("structura")
     root = logging.getLogger()

@@ -7,30 +7,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
 from core import models as m
-from core.schemas import factory as fs
-from core.schemas import people as ps
-from core.schemas import tour as ts
-from core.schemas.common import partial_model, read_model
+from core.attachments import schemas as ats
+from core.factory import schemas as fs
+from core.fields import partial_model, read_model
+from core.identity import schemas as ps
+from core.identity.pins import check_unique_pin
+from core.rules import NONE, EntityRules, domain_rules
+from core.tour import schemas as ts
 
 ALL_ROLES = frozenset({"admin", "office", "operator", "crew"})
 OFFICE = frozenset({"admin", "office"})
 FACTORY_READERS = frozenset({"admin", "office", "operator"})
 TOUR_READERS = frozenset({"admin", "office", "crew"})
 
-# Conflict rules for two edits of the same field (sync guarantee 6):
+# Conflict rules for two edits of the same field (docs/sync.md, guarantee 6):
 # - "last_arrival": the edit that reaches the central server last wins; ordering comes
 #   from the server, never from site clocks. The loser is kept as a conflict record.
 # - "central_wins": the value already on the central server stays; the site's edit is
 #   kept as a conflict record for someone to apply by hand if it was right.
-RULES = ("last_arrival", "central_wins")
+ConflictRule = Literal["last_arrival", "central_wins"]
 
 Check = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 Defaults = Callable[[dict[str, Any], datetime, Any], None]
+# (session, org_id, row id, values with the plaintext secret inputs): raises to refuse.
+SecretCheck = Callable[[Any, str, str, Mapping[str, Any]], None]
+Guard = Callable[[Any, Any, str, str, Mapping[str, Any]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -48,11 +54,21 @@ class EntitySpec:
     search: tuple[str, ...] = ()
     default_sort: str = "-updated_at"
     title_field: str = "name"
-    conflict_rule: str = "last_arrival"
+    conflict_rule: ConflictRule = "last_arrival"
     append_only: bool = False
     secret_inputs: Mapping[str, str] = field(default_factory=dict)
     defaults: Defaults | None = None
     check: Check | None = None
+    # Rules on secret inputs that need the store (unique PINs), before they are hashed.
+    secret_check: SecretCheck | None = None
+    # Like ``check``, with the session: rules that compare with other rows (look-alike
+    # user names). Called with (session, model, org_id, row id, merged values).
+    guard: Guard | None = None
+    # Rules of the work (core.rules), filled from the domain packages by registry().
+    rules: EntityRules = NONE
+    # False: rows are made only by the entity's own service (attachments come with
+    # their bytes), so the generic routes offer no create.
+    generic_create: bool = True
     # Fields an operator may change through the generic update (beyond domain actions).
     create: type[BaseModel] = field(init=False)
     update: type[BaseModel] = field(init=False)
@@ -66,7 +82,7 @@ class EntitySpec:
         object.__setattr__(self, "update", partial_model(self.fields, f"{base}Update"))
         exclude = frozenset(self.secret_inputs)
         object.__setattr__(self, "read", read_model(self.fields, f"{base}Read", exclude=exclude))
-        columns = self.model.__table__.columns  # type: ignore[attr-defined]
+        columns = self.model.__table__.columns
         not_null = {
             name
             for name, f in self.fields.model_fields.items()
@@ -108,7 +124,6 @@ def _now_default(*names: str) -> Defaults:
 
 
 def _message_defaults(values: dict[str, Any], now: datetime, actor: Any) -> None:
-    values.setdefault("sent_at", now)
     if values.get("sent_at") is None:
         values["sent_at"] = now
     if values.get("from_user_id") is None:
@@ -124,6 +139,14 @@ def _user_check(v: Mapping[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
+def _user_guard(
+    session: Any, model: Any, org_id: str, row_id: str, v: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    from core.identity.lookalike import guard
+
+    return guard(session, model, org_id, row_id, v)
+
+
 @cache
 def registry() -> dict[str, EntitySpec]:
     specs = [
@@ -131,7 +154,8 @@ def registry() -> dict[str, EntitySpec]:
             "users", m.User, ps.UserFields, "core", ("Users", "Usuarios"),
             read_roles=ALL_ROLES, write_roles=frozenset({"admin"}), unique=("email",),
             search=("name", "email"), default_sort="name", conflict_rule="central_wins",
-            secret_inputs=ps.SECRET_INPUTS, check=_user_check,
+            secret_inputs=ps.SECRET_INPUTS, secret_check=check_unique_pin,
+            check=_user_check, guard=_user_guard,
         ),
         EntitySpec(
             "clients", m.Client, fs.ClientFields, "factory", ("Clients", "Clientes"),
@@ -152,8 +176,16 @@ def registry() -> dict[str, EntitySpec]:
         EntitySpec(
             "jobs", m.Job, fs.JobFields, "factory", ("Jobs", "Órdenes"),
             read_roles=FACTORY_READERS, refs={"machine_id": "machines", "project_id": "projects"},
-            list_refs={"operator_ids": "users"}, search=("title",), default_sort="sequence",
-            title_field="title", check=_job_check,
+            list_refs={"operator_ids": "users"}, search=("title", "doc_number"),
+            default_sort="sequence", title_field="title", check=_job_check,
+        ),
+        EntitySpec(
+            "production_reports", m.ProductionReport, fs.ProductionReportFields, "factory",
+            ("Production reports", "Partes de producción"), read_roles=FACTORY_READERS,
+            write_roles=FACTORY_READERS,
+            refs={"job_id": "jobs", "machine_id": "machines", "operator_id": "users",
+                  "reverses_id": "production_reports"},
+            search=("reason",), default_sort="-at", title_field="kind", append_only=True,
         ),
         EntitySpec(
             "inventory", m.InventoryItem, fs.InventoryFields, "factory",
@@ -214,7 +246,16 @@ def registry() -> dict[str, EntitySpec]:
             refs={"user_id": "users"}, unique=("user_id",), default_sort="home_currency",
             title_field="home_currency", conflict_rule="central_wins",
         ),
+        EntitySpec(
+            "attachments", m.Attachment, ats.AttachmentFields, "core",
+            ("Attachments", "Adjuntos"), read_roles=ALL_ROLES, write_roles=ALL_ROLES,
+            search=("filename", "caption"), default_sort="-created_at", title_field="filename",
+            generic_create=False,
+        ),
     ]  # fmt: skip
+    rules = domain_rules()
+    for spec in specs:
+        object.__setattr__(spec, "rules", rules.get(spec.name, NONE))
     return {s.name: s for s in specs}
 
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from core.clock import utcnow, uuid7
 from core.db import Store
 from core.models import Organisation, Site, SyncState
@@ -30,13 +28,19 @@ def open_store(url: str, **kwargs: Any) -> Store:
     """Open a store and bring its schema to the newest migration."""
     from sqlalchemy.engine import make_url
 
-    from core.schema import upgrade
+    from core.migrate import upgrade
+    from core.private import touch_private
 
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        # Private before SQLite opens it: the -wal and -shm it makes take its mode.
+        touch_private(Path(u.database))
     store = Store(url, **kwargs)
-    upgrade(store)
+    try:
+        upgrade(store)
+    except BaseException:  # newer schema, locked file: nothing stays open behind
+        store.dispose()
+        raise
     return store
 
 
@@ -115,6 +119,12 @@ def ensure_site(
     return info
 
 
-def list_orgs(store: Store) -> list[Organisation]:
-    with store.read() as s:
-        return list(s.scalars(select(Organisation)))
+def set_site_code(store: Store, code: str | None) -> None:
+    """The code the central server gave this site (prefix of its document numbers)."""
+    data = get_state(store, SITE_KEY)
+    if not code or not data:
+        return
+    with store.write() as s:
+        site = s.get(Site, data["site_id"])
+        if site is not None and site.code != code:
+            site.code = code

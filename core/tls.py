@@ -1,5 +1,5 @@
-"""The site's own TLS certificate, for HTTPS on the LAN (an option: ``structura site
-serve --https`` or ``STRUCTURA_HTTPS=1``).
+"""The site's own TLS certificate, for HTTPS on the LAN (the default; plain HTTP only
+when asked: ``structura site serve --http`` or ``STRUCTURA_HTTPS=0``).
 
 There is no certificate authority on a factory floor or a tour bus, so the site makes a
 self-signed certificate on first run and keeps key and certificate in the data directory
@@ -111,15 +111,85 @@ def make_self_signed(
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def ensure_site_cert(data_dir: Path, common_name: str = "Structura site") -> SiteCert:
-    """The site's certificate, made on first run (key + cert 0600 in ``data_dir``)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+def local_names() -> list[str]:
+    """The names and addresses this machine answers to on the LAN: loopback, the host
+    name (plain, ``.local`` for mDNS, and the FQDN) and every interface address except
+    IPv6 link-local ones (they need a zone id no URL carries). They are the site
+    certificate's SANs and the default ``allowed_hosts``."""
+    import ifaddr
+
+    names = {"localhost", "127.0.0.1", "::1"}
+    host = socket.gethostname().lower()
+    if host:
+        names |= {host, host.split(".")[0] + ".local"}
+    fqdn = socket.getfqdn().lower()
+    if fqdn and fqdn != "localhost":
+        names.add(fqdn)
+    try:
+        adapters = ifaddr.get_adapters()
+    except Exception as exc:  # a sandbox without netlink: loopback and names only
+        log.warning("cannot list network interfaces (%s)", exc)
+        adapters = []
+    for adapter in adapters:
+        for ip in adapter.ips:
+            addr = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            try:
+                parsed = ipaddress.ip_address(addr)
+            except ValueError:
+                continue
+            if not parsed.is_link_local:
+                names.add(str(parsed))
+    return sorted(names)
+
+
+def allowed_host_names(names: list[str]) -> list[str]:
+    """``local_names`` as Host-header values: IPv6 literals also in brackets."""
+    out = []
+    for n in names:
+        out.append(n)
+        if ":" in n:
+            out.append(f"[{n}]")
+    return out
+
+
+def _cert_names(cert_path: Path) -> set[str]:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    ips = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
+    return ips | {v.lower() for v in san.get_values_for_type(x509.DNSName)}
+
+
+def ensure_site_cert(
+    data_dir: Path, common_name: str = "Structura site", hosts: list[str] | None = None
+) -> SiteCert:
+    """The site's certificate (key + cert 0600 in ``data_dir``), naming ``hosts``
+    (default: ``local_names()``). Made on first run; made again, with a warning, when
+    the machine has an address the certificate does not name (a browser reaching the
+    site by that address would refuse it, pinned or not), which changes the
+    fingerprint: tablets pair again from the new QR code."""
+    from core.private import private_dir
+
+    private_dir(data_dir)
     cert_path, key_path = data_dir / CERT_FILE, data_dir / KEY_FILE
+    hosts = hosts if hosts is not None else local_names()
+    if cert_path.exists() and key_path.exists():
+        try:
+            missing = set(hosts) - _cert_names(cert_path)
+        except Exception:  # unreadable or without SANs: make a proper one
+            missing = {"?"}
+        if missing:
+            log.warning(
+                "the site certificate does not name %s; making a new one (tablets must "
+                "pair again: scan the new QR code)",
+                ", ".join(sorted(missing)),
+            )
+            cert_path.unlink()
     if not (cert_path.exists() and key_path.exists()):
         # A half-made pair (killed between the two writes) is replaced whole.
         for p in (cert_path, key_path):
             p.unlink(missing_ok=True)
-        hosts = ["localhost", "127.0.0.1", "::1", socket.gethostname()]
         cert_pem, key_pem = make_self_signed(common_name, hosts)
         _write_private(key_path, key_pem)
         _write_private(cert_path, cert_pem)
@@ -132,9 +202,14 @@ def ensure_site_cert(data_dir: Path, common_name: str = "Structura site") -> Sit
     return SiteCert(cert_path, key_path, fp)
 
 
-def https_wanted(settings: Any, flag: bool = False) -> bool:
-    """``--https`` or the ``https`` setting (``STRUCTURA_HTTPS=1``)."""
-    return flag or bool(getattr(settings, "https", False))
+def https_wanted(settings: Any, flag: bool = False, *, plain: bool = False) -> bool:
+    """HTTPS unless plain HTTP is asked for (``--http`` or ``STRUCTURA_HTTPS=0``);
+    ``--https`` forces it whatever the setting says."""
+    if flag:
+        return True
+    if plain:
+        return False
+    return bool(getattr(settings, "https", True))
 
 
 def uvicorn_ssl(cert: SiteCert) -> dict[str, str]:
@@ -142,11 +217,37 @@ def uvicorn_ssl(cert: SiteCert) -> dict[str, str]:
     return {"ssl_certfile": str(cert.cert_path), "ssl_keyfile": str(cert.key_path)}
 
 
-def pairing_url(site_url: str, fingerprint: str | None) -> str:
+def pairing_url(site_url: str, fingerprint: str | None, code: str | None = None) -> str:
     """What the pairing QR code encodes: the site's URL with the certificate
-    fingerprint in the fragment (never sent to the server, readable by the page/app
-    that pins it). Plain HTTP sites pair without one."""
-    if not fingerprint:
-        return site_url
+    fingerprint and, when pairing a device, its one-time code in the fragment (never
+    sent to the server, readable by the page/app that pins it and pairs). Plain HTTP
+    sites have no fingerprint."""
     base = site_url.split("#", 1)[0]
-    return f"{base}#{urlencode({'fp': normalise_fingerprint(fingerprint)})}"
+    parts = {}
+    if fingerprint:
+        parts["fp"] = normalise_fingerprint(fingerprint)
+    if code:
+        parts["code"] = code
+    return f"{base}#{urlencode(parts)}" if parts else base
+
+
+def plain_http_refused(url: str) -> str | None:
+    """Why ``url`` may not be used as a central server over plain HTTP, or None. Only
+    this machine (loopback) may be reached without TLS: anywhere else the enrolment
+    code and the device secret would cross the network in clear."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    if parts.scheme != "http":
+        return "the central URL must start with https://"
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return f"use https:// for a central server that is not on this machine ({host})"

@@ -1,6 +1,6 @@
 """Alembic environment: one history for SQLite and PostgreSQL.
 
-Run by Alembic, never imported. From code (``core.schema``) the connection to migrate is
+Run by Alembic, never imported. From code (``core.migrate``) the connection to migrate is
 handed in through ``config.attributes["connection"]`` so the store's own engine setup
 applies (SQLite pragmas, ``BEGIN IMMEDIATE``); from the CLI it comes from a URL
 (``-x url=...``, ``sqlalchemy.url`` or ``STRUCTURA_DATABASE_URL``).

@@ -41,7 +41,7 @@ def _tidy(paths: list[str]) -> None:
 
 def make(message: str, *, url: str | None = None, initial: bool = False) -> Path:
     from core.db import Store, sqlite_url
-    from core.schema import upgrade
+    from core.migrate import upgrade
 
     if initial:
         for old in VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"):

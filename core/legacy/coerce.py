@@ -33,7 +33,21 @@ def _is_number(value: Any) -> bool:
 
 
 def to_decimal(value: Any) -> Decimal | None:
-    """Numbers, or numbers written as text ("8207", " 12.5 ", "12,5")."""
+    """Numbers, or numbers written as text ("8207", " 12.5 ", "12,5"), within the
+    domain every numeric column shares (core.fields): ``1e999999`` is refused here,
+    before rounding to the column's scale would try to build it digit by digit."""
+    from core.fields import OutOfDomain, decimal_in_domain
+
+    d = _to_decimal(value)
+    if d is None:
+        return None
+    try:
+        return decimal_in_domain(d)
+    except OutOfDomain as exc:
+        raise BadValue(str(exc)) from None
+
+
+def _to_decimal(value: Any) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -79,6 +93,13 @@ def _from_epoch(number: Decimal) -> datetime:
         raise BadValue("epoch timestamp out of range") from exc
 
 
+def _epoch_number(value: Any) -> Decimal:
+    d = to_decimal(value)
+    if d is None:
+        raise BadValue("expected a date and time")
+    return d
+
+
 def to_timestamp(value: Any) -> datetime | None:
     """An aware UTC datetime from ISO text, a bare date (midnight UTC) or epoch ms/s.
 
@@ -88,14 +109,14 @@ def to_timestamp(value: Any) -> datetime | None:
     if value is None:
         return None
     if _is_number(value):
-        return _from_epoch(Decimal(str(value)))
+        return _from_epoch(_epoch_number(value))
     if not isinstance(value, str):
         raise BadValue("expected a date and time")
     text = value.strip()
     if text == "":
         return None
     if _NUMBER.match(text):
-        return _from_epoch(Decimal(text))
+        return _from_epoch(_epoch_number(text))
     if _BARE_DATE.match(text):
         try:
             return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
@@ -107,7 +128,10 @@ def to_timestamp(value: Any) -> datetime | None:
         raise BadValue("not an ISO 8601 date and time") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise BadValue("date and time out of range once converted to UTC") from exc
 
 
 def to_date(value: Any) -> date | None:

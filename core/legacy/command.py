@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from core.legacy.files import Export, UnreadableExport, read_export
 from core.legacy.report import Progress
+from core.private import private_dir
 from core.settings import Settings
 
 EXIT_UNREADABLE = 2
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_UNREADABLE
     url = settings.store_url()
     if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     store = open_store(url)
     try:
         modules = tuple(dict.fromkeys(e.module for e in exports))
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if missing:
                 warnings.append(
                     f"the organisation '{site.org_name}' does not have the module(s) "
-                    f"{', '.join(missing)} enabled; rows imported anyway"
+                    f"{', '.join(missing)} enabled; their rows are refused (module_disabled)"
                 )
         printer = None if args.quiet else ProgressPrinter(sys.stderr)
         try:

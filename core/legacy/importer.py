@@ -1,6 +1,6 @@
 """The legacy import: exports -> rows through the one write path, in one transaction.
 
-- Rows keep their legacy ids and go through ``core.services.writes.create`` with the
+- Rows keep their legacy ids and go through ``core.writes.create`` with the
   system actor, so each gets its audit entry and outbox entry and syncs like any other.
 - Order follows the references: users, clients, projects, machines (without their
   current job), jobs, then the machines' current job, inventory, alerts, messages,
@@ -30,15 +30,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import writes
 from core.db import Store
-from core.errors import Conflict, DomainError, Invalid
+from core.errors import Conflict, DomainError, Invalid, RuleBroken
+from core.identity.security import hash_secret
 from core.legacy.files import Export
 from core.legacy.mapping import MappedRow, RowRefused, map_row
 from core.legacy.report import ImportReport, Progress, Refusal
 from core.registry import spec_for
-from core.security import hash_secret
-from core.serial import normalise
-from core.services import writes
+from core.rules import IMPORT
+from core.serial import normalise, to_json
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,32 @@ def _existing_ids(store: Store, org_id: str, pending: dict[str, list[_Pending]])
         return set(_existing(session, "users", org_id, ids))
 
 
+def _refuse_shared_pins(
+    store: Store, pending: dict[str, list[_Pending]], report: ImportReport, skip: set[str]
+) -> None:
+    """While PIN-only login is on, PINs are unique: a user of the files whose PIN an
+    earlier user of the files has is refused (the write path cannot check hashes)."""
+    from core.identity.pins import enabled
+
+    with store.read() as s:
+        if not enabled(s):
+            return
+    seen: set[str] = set()
+    kept: list[_Pending] = []
+    for p in pending["users"]:
+        pin = p.row.secrets.get("pin")
+        if p.row.id not in skip and pin is not None and pin in seen:
+            report.refuse(
+                Refusal("users", p.row.id, p.row.legacy_field("pin"),
+                        "already in use (PIN-only login needs unique PINs)", p.file, p.index)
+            )  # fmt: skip
+            continue
+        if pin is not None:
+            seen.add(pin)
+        kept.append(p)
+    pending["users"] = kept
+
+
 def hash_secrets(
     pending: list[_Pending],
     *,
@@ -182,14 +209,41 @@ def _differences(entity: str, row: MappedRow, stored: Any) -> list[str]:
     spec = spec_for(entity)
     try:
         values = normalise(spec.model, writes.validate_create(spec, row.data))
-        given = {k: values[k] for k in row.data if k in values}
+        # Derived fields are computed by the store (a job's produced quantity is the
+        # sum of its reports), not what the file says.
+        given = {k: values[k] for k in row.data if k in values and k not in spec.rules.derived}
     except Invalid:
         given = dict(row.data)
+    said = (stored.extra or {}).get(ADAPTED_KEY) or {}
     return sorted(
         k
         for k, v in given.items()
-        if k not in spec.secret_inputs and hasattr(stored, k) and getattr(stored, k) != v
+        if k not in spec.secret_inputs
+        and hasattr(stored, k)
+        and getattr(stored, k) != v
+        and not (k in said and said[k] == to_json(v))
     )
+
+
+# What the old apps allowed and the rules of the work do not, and how the import keeps
+# such a row rather than refuse it: a past state is history, not a change made now. The
+# report lists each adapted row among its warnings.
+ADAPTED_KEY = "legacy_values"
+_ADAPTED = {
+    "short_close_reason_required": "completed below its quantity in the old app: "
+    "imported with short_close_reason 'legacy'",
+    "machine_busy": "in progress beside another job on its machine: imported as PAUSED",
+    "machine_unavailable": "in progress on a machine that is not up: imported as PAUSED",
+    "machine_stopped": "in progress on a stopped machine: imported as PAUSED",
+}
+
+
+def _legacy_state(entity: str, data: dict[str, Any], exc: RuleBroken) -> dict[str, Any] | None:
+    if entity != "jobs" or exc.code not in _ADAPTED:
+        return None
+    if exc.code == "short_close_reason_required":
+        return {**data, "short_close_reason": "legacy"}
+    return {**data, "status": "PAUSED"}
 
 
 class _Run:
@@ -248,18 +302,9 @@ class _Run:
                     )
                 )
                 continue
+            data = {k: v for k, v in row.data.items() if k not in omit} if omit else row.data
             try:
-                obj = writes.create(
-                    self.session,
-                    actor=self.actor,
-                    entity=entity,
-                    data={k: v for k, v in row.data.items() if k not in omit} if omit else row.data,
-                    id=row.id,
-                    extra=row.extra or None,
-                    hashed_secrets=p.hashed or None,
-                    # _existing() above looked every id up in this transaction.
-                    known_new=True,
-                )
+                obj = self._create(entity, p, data)
             except Conflict as exc:
                 if exc.current is not None:  # written meanwhile by someone else
                     report.count(report.already_present, entity)
@@ -275,6 +320,34 @@ class _Run:
         if self.progress:
             self.progress(Progress(entity, self.done, self.total))
         return created
+
+    def _create(self, entity: str, p: _Pending, data: dict[str, Any]) -> Any:
+        def create(values: dict[str, Any], extra: dict[str, Any] | None = None) -> Any:
+            return writes.create(
+                self.session,
+                actor=self.actor,
+                entity=entity,
+                data=values,
+                id=p.row.id,
+                extra=extra or p.row.extra or None,
+                hashed_secrets=p.hashed or None,
+                # _existing() above looked every id up in this transaction.
+                known_new=True,
+                origin=IMPORT,
+            )
+
+        try:
+            return create(data)
+        except RuleBroken as exc:
+            adapted = _legacy_state(entity, data, exc)
+            if adapted is None:
+                raise
+            # The row keeps what the old app said, in extra (and a re-import compares
+            # the file with that, not with the adapted value).
+            said = {k: data.get(k) for k in adapted if adapted[k] != data.get(k)}
+            obj = create(adapted, {**(p.row.extra or {}), ADAPTED_KEY: said})
+            self.report.warnings.append(f"{entity} {p.row.id}: {exc.code}; {_ADAPTED[exc.code]}")
+            return obj
 
     def _refuse(self, refusal: Refusal) -> None:
         self.report.refuse(refusal)
@@ -320,6 +393,7 @@ def run_import(
         if progress:
             progress(Progress("hashing", n, total))
 
+    _refuse_shared_pins(store, pending, report, present_users)
     hash_secrets(pending["users"], skip=present_users, workers=hash_workers, progress=hashed)
 
     with store.write() as session:

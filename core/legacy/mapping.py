@@ -20,11 +20,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import JSON, Boolean, Date, Integer, inspect
 
+from core.identity.schemas import ExistingPin, Password
 from core.legacy import coerce as c
 from core.models.base import SYSTEM_COLUMNS
 from core.models.types import Fixed, UTCDateTime
 from core.registry import spec_for
-from core.schemas.people import Password, Pin
 from core.serial import to_json
 
 
@@ -60,6 +60,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "produced_pieces": "produced_qty",
         "produced_quantity": "produced_qty",
         "scrap_meters": "scrap_qty",
+        "scrap_pieces": "scrap_qty",
         "scrap_quantity": "scrap_qty",
         "due_date": "due_at",
         "start_time": "started_at",
@@ -83,6 +84,7 @@ ALIASES: dict[str, dict[str, str]] = {
     "events": {"timestamp": "at", "created_at": "at", "data": "payload"},
     "shows": {
         "date": "starts_at",
+        "date_event": "starts_at",
         "fee_currency": "currency",
         "mgmt_agency_pct": "mgmt_pct",
         "booking_agency_pct": "booking_pct",
@@ -91,6 +93,46 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "show_costs": {"production": "is_production"},
 }
+
+# The other direction (export, compatibility APIs): our field -> the key the old apps
+# stored it under, where that is not simply the camelCase of our name. Every entry is
+# also an alias above, so what is written out reads back in to the same field.
+LEGACY_NAMES: dict[str, dict[str, str]] = {
+    "machines": {
+        "total_meters": "totalMetersProduced",
+        "next_maintenance_at": "nextMaintenanceMeters",
+        "maintenance_interval": "maintenanceIntervalMeters",
+    },
+    "jobs": {
+        "quantity": "quantityMeters",
+        "produced_qty": "producedMeters",
+        "scrap_qty": "scrapMeters",
+        "due_at": "dueDate",
+        "started_at": "startTime",
+        "completed_at": "endTime",
+    },
+    "inventory": {"reorder_point": "minQuantity"},
+    "alerts": {"raised_at": "createdAt"},
+    "messages": {"sent_at": "createdAt"},
+    "events": {"at": "timestamp"},
+    "shows": {
+        "starts_at": "date",
+        "currency": "feeCurrency",
+        "mgmt_pct": "mgmtAgencyPct",
+        "booking_pct": "bookingAgencyPct",
+        "tz": "timezone",
+    },
+}
+# Job quantities in pieces: the old app named the unit in the key.
+PIECES_NAMES = {
+    "quantity": "quantityPieces",
+    "produced_qty": "producedPieces",
+    "scrap_qty": "scrapPieces",
+}
+# Our role -> the legacy role written out when the row does not remember its own.
+LEGACY_ROLES = {"admin": "ADMIN", "office": "MANAGER", "operator": "OPERATOR", "crew": "CREW"}
+# Flags the old apps kept instead of a time: legacy key -> (our time field, its "when").
+FLAGS = {"alerts": {"dismissed": "dismissed_at"}, "messages": {"read": "read_at"}}
 
 # Quantities whose legacy name carries the unit.
 UNIT_FROM_KEY = {"quantity_meters": "m", "quantity_pieces": "pcs"}
@@ -112,7 +154,7 @@ SPECIALS = {"users": ("role",), "alerts": ("dismissed",), "messages": ("read",)}
 # never kept in extra (a plaintext secret must not land anywhere).
 SECRET_KEYS = frozenset({"pin", "password", "passcode", "secret", "token", "pin_code"})
 
-_PIN = TypeAdapter(Pin)
+_PIN = TypeAdapter(ExistingPin)
 _PASSWORD = TypeAdapter(Password)
 
 
@@ -215,13 +257,26 @@ def _extra_value(value: Any) -> Any:
 
 def map_row(entity: str, raw: Mapping[str, Any], *, now: datetime | None = None) -> MappedRow:
     """One legacy row -> write-path input, or ``RowRefused`` naming the legacy field."""
-    spec = spec_for(entity)
-    conv = coercers(entity)
-    aliases = ALIASES.get(entity, {})
     row_id = c.to_id(raw.get("id"))
     if row_id is None:
         raise RowRefused("id", "missing id")
-    row = MappedRow(entity=entity, id=row_id, data={})
+    return _map(entity, raw, MappedRow(entity=entity, id=row_id, data={}), now, partial=False)
+
+
+def map_changes(entity: str, raw: Mapping[str, Any], *, now: datetime | None = None) -> MappedRow:
+    """Some fields of a legacy row (an update from an old app) -> write-path input.
+
+    As ``map_row``, except that a flag set to false clears its time (an alert shown
+    again, a message marked unread) and the id, if given, is left to the caller."""
+    return _map(entity, raw, MappedRow(entity=entity, id="", data={}), now, partial=True)
+
+
+def _map(
+    entity: str, raw: Mapping[str, Any], row: MappedRow, now: datetime | None, *, partial: bool
+) -> MappedRow:
+    spec = spec_for(entity)
+    conv = coercers(entity)
+    aliases = ALIASES.get(entity, {})
     specials: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "id":
@@ -251,7 +306,7 @@ def map_row(entity: str, raw: Mapping[str, Any], *, now: datetime | None = None)
             row.extra[skey] = _system_extra(skey, key, value)
         else:
             row.extra[key] = _extra_value(value)
-    _apply_specials(entity, row, specials, now or datetime.now(UTC))
+    _apply_specials(entity, row, specials, now or datetime.now(UTC), partial=partial)
     return row
 
 
@@ -265,7 +320,7 @@ def _secret(skey: str, key: str, value: Any) -> str:
         return adapter.validate_python(text.strip())
     except ValidationError:
         # The message never includes the value: it is a secret.
-        rule = "must be 4-8 digits" if skey == "pin" else "must be 8-256 characters"
+        rule = "must be 4-12 digits" if skey == "pin" else "must be 8-256 characters"
         raise RowRefused(key, rule) from None
 
 
@@ -280,7 +335,12 @@ def _system_extra(skey: str, key: str, value: Any) -> Any:
 
 
 def _apply_specials(
-    entity: str, row: MappedRow, specials: dict[str, tuple[str, Any]], now: datetime
+    entity: str,
+    row: MappedRow,
+    specials: dict[str, tuple[str, Any]],
+    now: datetime,
+    *,
+    partial: bool = False,
 ) -> None:
     for skey, (key, value) in specials.items():
         if entity == "users" and skey == "role":
@@ -292,9 +352,10 @@ def _apply_specials(
             row.sources["role"] = key
             row.extra["legacy_role"] = legacy
         elif entity == "alerts" and skey == "dismissed":
-            _flag_to_time(row, key, value, "dismissed_at", "raised_at", now)
+            # A change made now happened now, not when the alert was raised.
+            _flag_to_time(row, key, value, "dismissed_at", "" if partial else "raised_at", now)
         elif entity == "messages" and skey == "read":
-            _flag_to_time(row, key, value, "read_at", "sent_at", now)
+            _flag_to_time(row, key, value, "read_at", "" if partial else "sent_at", now)
 
 
 def _flag_to_time(
@@ -308,4 +369,7 @@ def _flag_to_time(
         raise RowRefused(key, str(exc)) from None
     if flag and row.data.get(target) is None:
         row.data[target] = row.data.get(when) or now
+        row.sources[target] = key
+    elif flag is False and not when and target not in row.data:
+        row.data[target] = None  # an update clearing the flag
         row.sources[target] = key

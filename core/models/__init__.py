@@ -1,7 +1,7 @@
 """All tables. Importing this package registers every model on ``Base.metadata``."""
 
-from core.models.base import SYSTEM_COLUMNS, Base, Synced
-from core.models.factory import (
+from core.attachments.models import Attachment, BlobSent, OrgBlob
+from core.factory.models import (
     Alert,
     Client,
     Downtime,
@@ -10,11 +10,20 @@ from core.models.factory import (
     Job,
     Machine,
     Message,
+    ProductionReport,
     Project,
 )
-from core.models.org import Device, EnrollmentCode, Organisation, Site
-from core.models.people import User
-from core.models.sync import (
+from core.identity.models import AdminTotp, LoginSession, PairedDevice, User
+from core.identity.org import (
+    CentralAdminRole,
+    Device,
+    DocCounter,
+    EnrollmentCode,
+    Organisation,
+    Site,
+)
+from core.models.base import SYSTEM_COLUMNS, Base, Synced
+from core.sync.models import (
     AppliedOp,
     AuditEntry,
     ConflictRecord,
@@ -23,20 +32,29 @@ from core.models.sync import (
     LoginThrottle,
     OutboxEntry,
     RefreshToken,
+    SyncEpoch,
     SyncState,
+    SyncVerification,
 )
-from core.models.tour import CalendarEntry, FinanceRule, Show, ShowCost, Travel
+from core.tour.models import CalendarEntry, FinanceRule, Show, ShowCost, Travel
+from core.web.models import DisplayScreen, WebOp
 
 __all__ = [
     "SYSTEM_COLUMNS",
+    "AdminTotp",
     "Alert",
     "AppliedOp",
+    "Attachment",
     "AuditEntry",
     "Base",
+    "BlobSent",
     "CalendarEntry",
+    "CentralAdminRole",
     "Client",
     "ConflictRecord",
     "Device",
+    "DisplayScreen",
+    "DocCounter",
     "Downtime",
     "EnrollmentCode",
     "Event",
@@ -45,18 +63,25 @@ __all__ = [
     "FinanceRule",
     "InventoryItem",
     "Job",
+    "LoginSession",
     "LoginThrottle",
     "Machine",
     "Message",
+    "OrgBlob",
     "Organisation",
     "OutboxEntry",
+    "PairedDevice",
+    "ProductionReport",
     "Project",
     "RefreshToken",
     "Show",
     "ShowCost",
     "Site",
+    "SyncEpoch",
     "SyncState",
+    "SyncVerification",
     "Synced",
     "Travel",
     "User",
+    "WebOp",
 ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKeyConstraint, Integer, MetaData, String
+from sqlalchemy import JSON, ForeignKeyConstraint, Index, Integer, MetaData, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import FromClause
 
 from core.models.types import UTCDateTime
 
@@ -37,6 +38,13 @@ class Synced:
     ``field_versions`` maps each field to the central version that last changed it, which
     is what field-level merge compares against an edit's base version.
     """
+
+    if TYPE_CHECKING:
+        # Every synced model is also a Base (declarative) class, and code that holds a
+        # type[Synced] reads its table and makes rows with keywords.
+        __table__: ClassVar[FromClause]
+
+        def __init__(self, **kw: Any) -> None: ...
 
     org_id: Mapped[str] = mapped_column(ID, primary_key=True)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -74,3 +82,17 @@ def ref(column: str, table: str) -> ForeignKeyConstraint:
     The organisation is part of the key, so a row can never point across organisations.
     """
     return ForeignKeyConstraint(["org_id", column], [f"{table}.org_id", f"{table}.id"])
+
+
+LIVE = "deleted_at IS NULL"
+
+
+def live_unique(table: str, column: str) -> Index:
+    """A value unique among the organisation's live rows, enforced by the database on
+    both sides (SQLite and PostgreSQL partial indexes): two writers that both checked
+    and found the value free cannot both insert it, and a deleted row frees its value."""
+    where = text(LIVE)
+    return Index(
+        f"uq_{table}_{column}_live", "org_id", column, unique=True,
+        sqlite_where=where, postgresql_where=where,
+    )  # fmt: skip

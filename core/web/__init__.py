@@ -1,0 +1,1 @@
+"""Services behind the web pages: operations sent once, board screens."""

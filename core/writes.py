@@ -1,0 +1,617 @@
+"""The one write path. Every create, update and delete — from the desktop, a LAN
+browser, the import or a domain action — goes through here, and in the same transaction:
+
+1. validates the input against the entity's schema, its references and its rules;
+2. applies it to the row, bumps the row's version (optimistic concurrency);
+3. appends an audit entry (who, when, each field before/after);
+4. hands the change to the store's recorder (site: outbox; central: change feed).
+
+There is no second path that forgets the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+
+from core import rules
+from core.clock import utcnow, uuid7
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.fields import ID_PATTERN
+from core.identity.security import hash_secret
+from core.models import AuditEntry, Organisation
+from core.registry import EntitySpec, registry, spec_for
+from core.serial import normalise, row_to_json, to_json
+from core.sync.notices import ChangeNotice, NoticeKind
+from core.sync.recorders import Change, buffer_insert
+from core.sync.unit import unit_of
+
+SYSTEM = "system"
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change. ``role`` is one of the user roles, or ``system`` for the
+    import, rules and sync apply (which check permissions their own way)."""
+
+    org_id: str
+    user_id: str | None
+    role: str
+    device_id: str | None = None
+    # Where the request came from, for the audit log (set by the HTTP edge).
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def system(cls, org_id: str, device_id: str | None = None) -> Actor:
+        return cls(org_id=org_id, user_id=None, role=SYSTEM, device_id=device_id)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+        for e in exc.errors(include_url=False)
+    ]
+
+
+def _invalid(errors: list[tuple[str, str]] | list[dict[str, str]], what: str) -> Invalid:
+    details = [e if isinstance(e, dict) else {"field": e[0], "message": e[1]} for e in errors]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return Invalid(f"invalid {what}: {summary}", details=details)
+
+
+def check_permission(spec: EntitySpec, actor: Actor, action: str) -> None:
+    if actor.role == SYSTEM:
+        return
+    roles = spec.read_roles if action == "read" else spec.write_roles
+    if actor.role not in roles:
+        raise Forbidden(f"role '{actor.role}' may not {action} {spec.name}")
+
+
+def load(
+    session: Session, spec: EntitySpec, org_id: str, id: str, *, for_update: bool = False
+) -> Any:
+    made = _made_here(session).get(("row", spec.name, org_id, id))
+    if made is not None:
+        return made
+    # Rows a caller already locked in bulk (the sync push locks a whole batch in a few
+    # statements): the session's copy is then the locked row.
+    locked = (spec.model, (org_id, id)) in unit_of(session).locked
+    if for_update and not locked and session.get_bind().dialect.name != "sqlite":
+        stmt = select(spec.model).where(spec.model.org_id == org_id, spec.model.id == id)
+        return session.scalars(stmt.with_for_update()).one_or_none()
+    return session.get(spec.model, (org_id, id))
+
+
+def get_live(
+    session: Session, spec: EntitySpec, org_id: str, id: str, *, for_update: bool = False
+) -> Any:
+    row = load(session, spec, org_id, id, for_update=for_update)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"{spec.name} '{id}' not found")
+    return row
+
+
+def _made_here(session: Session) -> dict[tuple[Any, ...], Any]:
+    """Rows created or re-keyed in this transaction and not necessarily flushed yet.
+
+    Inserts are not flushed one by one (a bulk import would spend most of its time
+    there); lookups consult this index first so that a job can reference a machine made
+    a moment earlier in the same transaction. Entries are candidates: the live object is
+    always re-checked, so a later change to it is seen. Cleared when a savepoint rolls
+    back (the rows made in it are gone; earlier ones were flushed when it began).
+    """
+    return unit_of(session).made_here
+
+
+def _remember(session: Session, spec: EntitySpec, row: Any) -> None:
+    made = _made_here(session)
+    made[("row", spec.name, row.org_id, row.id)] = row
+    for fname in spec.unique:
+        value = getattr(row, fname)
+        if value is not None:
+            made.setdefault(("uq", spec.name, row.org_id, fname, value), []).append(row)
+
+
+def _lookup(session: Session, entity: str, org_id: str, id: str) -> Any:
+    row = _made_here(session).get(("row", entity, org_id, id))
+    if row is None:
+        row = session.get(registry()[entity].model, (org_id, id))
+    return row
+
+
+def check_version(spec: EntitySpec, row: Any, version: int | None) -> None:
+    """Optimistic concurrency: the caller saw ``version``; refuse if the row moved on."""
+    if version is not None and version != row.version:
+        raise Conflict(
+            f"{spec.name} '{row.id}' was changed by someone else (you had version {version}, "
+            f"it is now at {row.version})",
+            current=row,
+        )
+
+
+def _check_refs(
+    session: Session, spec: EntitySpec, org_id: str, values: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    wanted = [(f, t, values.get(f)) for f, t in spec.refs.items()]
+    wanted += [(f, t, v) for f, t in spec.list_refs.items() for v in values.get(f) or ()]
+    for fname, target, ref_id in wanted:
+        if ref_id is None:
+            continue
+        row = _lookup(session, target, org_id, ref_id)
+        if row is None or row.deleted_at is not None:
+            errors.append((fname, f"no {target} with id '{ref_id}'"))
+        elif inspect(row).pending:
+            # The unit of work orders inserts by ORM relationships, which these tables do
+            # not declare: insert what this row points at first, or the foreign key fails.
+            session.flush()
+    return errors
+
+
+def _check_unique(
+    session: Session, spec: EntitySpec, org_id: str, id: str, values: Mapping[str, Any]
+) -> None:
+    model = spec.model
+    for fname in spec.unique:
+        value = values.get(fname)
+        if value is None:
+            continue
+        here = _made_here(session).get(("uq", spec.name, org_id, fname, value), ())
+        clash = any(
+            r.id != id and r.deleted_at is None and getattr(r, fname) == value for r in here
+        )
+        stmt = select(func.count()).where(
+            model.org_id == org_id,
+            getattr(model, fname) == value,
+            model.deleted_at.is_(None),
+            model.id != id,
+        )
+        if clash or session.scalar(stmt):
+            raise Conflict(
+                f"another {spec.name} row already has {fname} '{value}'",
+                details=[{"field": fname, "message": "already in use"}],
+            )
+
+
+def _mask(spec: EntitySpec, fields: dict[str, Any]) -> dict[str, Any]:
+    secret_cols = set(spec.secret_inputs.values())
+    return {k: (MASK if k in secret_cols and v is not None else v) for k, v in fields.items()}
+
+
+def _store_secrets(spec: EntitySpec, values: dict[str, Any]) -> None:
+    for plain, column in spec.secret_inputs.items():
+        if plain in values:
+            secret = values.pop(plain)
+            values[column] = hash_secret(secret) if secret is not None else None
+
+
+def _prehashed(
+    spec: EntitySpec,
+    actor: Actor,
+    values: Mapping[str, Any],
+    hashed: Mapping[str, str] | None,
+) -> dict[str, str]:
+    """Secret columns from already-hashed inputs (see ``create``)."""
+    if not hashed:
+        return {}
+    if actor.role != SYSTEM:
+        raise Forbidden("only the system actor may pass hashed secrets")
+    out: dict[str, str] = {}
+    for plain, digest in hashed.items():
+        column = spec.secret_inputs.get(plain)
+        if column is None:
+            raise _invalid([(plain, "not a secret input")], spec.name)
+        if values.get(plain) is not None:
+            raise _invalid([(plain, "given both in plain and hashed")], spec.name)
+        # Refuse anything that is not an argon2 hash, so a plaintext can never slip
+        # into the column through this door.
+        if not isinstance(digest, str) or not digest.startswith("$argon2"):
+            raise _invalid([(plain, "hashed value is not an argon2 hash")], spec.name)
+        out[column] = digest
+    return out
+
+
+def _emit(
+    session: Session,
+    spec: EntitySpec,
+    actor: Actor,
+    row: Any,
+    kind: str,
+    fields: dict[str, Any],
+    before: dict[str, Any],
+    base_version: int,
+    op_id: str | None,
+) -> Change:
+    change = Change(
+        entity=spec.name,
+        entity_id=row.id,
+        org_id=row.org_id,
+        kind=kind,
+        op_id=op_id or uuid7(),
+        base_version=base_version,
+        fields=fields,
+        before=before,
+        version=row.version,
+        actor_id=actor.user_id,
+        device_id=actor.device_id,
+        row=row,
+    )
+    masked_before = _mask(spec, before)  # the old secret hash is as secret as the new one
+    buffer_insert(
+        session,
+        AuditEntry,
+        {
+            "org_id": row.org_id,
+            "at": row.updated_at,
+            "actor_id": actor.user_id,
+            "device_id": actor.device_id,
+            "ip_address": actor.ip_address,
+            "user_agent": actor.user_agent[:300] if actor.user_agent else None,
+            "entity": spec.name,
+            "entity_id": row.id,
+            "kind": kind,
+            "op_id": change.op_id,
+            "version": row.version,
+            "changes": {k: [masked_before.get(k), v] for k, v in _mask(spec, fields).items()}
+            if kind != "delete"
+            else {},
+        },
+    )
+    unit = unit_of(session)
+    unit.recorder.record(session, change)
+    unit.notice(
+        ChangeNotice(
+            entity=spec.name,
+            id=row.id,
+            kind=cast(NoticeKind, kind),
+            version=row.version,
+            org_id=row.org_id,
+        )
+    )
+    return change
+
+
+# --- the rules hook (core.rules): module, derived fields, each entity's rules ----------
+
+
+def check_module(session: Session, spec: EntitySpec, org_id: str) -> None:
+    """The organisation must have the entity's module enabled, whoever writes."""
+    if spec.module == "core":
+        return
+    cache = unit_of(session).org_modules
+    if org_id not in cache:
+        org = session.get(Organisation, org_id)
+        cache[org_id] = None if org is None else frozenset(org.modules or ())
+    modules = cache[org_id]
+    if modules is not None and spec.module not in modules:
+        raise rules.refuse("module_disabled", status=403, module=spec.module)
+
+
+def _derived(spec: EntitySpec, actor: Actor, values: dict[str, Any], origin: str) -> None:
+    """Derived fields are computed by each store: an update's values are ignored from
+    sync and refused from anyone else (a create's value is the row's opening value;
+    see the entity's rules)."""
+    for name in spec.rules.derived:
+        if name in values and origin == rules.SYNC:
+            values.pop(name)
+
+
+def _refuse_derived(spec: EntitySpec, changed: Mapping[str, Any]) -> None:
+    for name in spec.rules.derived:
+        if name in changed:
+            raise rules.refuse("derived_field", status=422, field=name, field_name=name)
+
+
+def _context(
+    session: Session,
+    spec: EntitySpec,
+    actor: Actor,
+    kind: str,
+    row: Any,
+    values: dict[str, Any],
+    changed: dict[str, Any],
+    origin: str,
+) -> rules.WriteContext:
+    return rules.WriteContext(session, actor, spec.name, kind, row, values, changed, origin)
+
+
+# What a write takes: a raw mapping (the sync apply, an import, a batch operation, the
+# desktop), validated here, or an instance of the entity's own schema (or a subclass of
+# it, such as the HTTP edge's request model), validated when it was made and so only
+# read here: one validation per request (docs/dev-notes.md).
+WriteData = Mapping[str, Any] | BaseModel
+
+
+def _values(
+    schema: type[BaseModel], data: WriteData, entity: str, *, exclude_unset: bool = False
+) -> dict[str, Any]:
+    if isinstance(data, schema):
+        # Only the schema's own fields, not those a subclass adds (the edge's id, version).
+        own = None if type(data) is schema else set(schema.model_fields)
+        return data.model_dump(include=own, exclude_unset=exclude_unset)
+    if isinstance(data, BaseModel):
+        raise TypeError(f"{entity}: a {type(data).__name__} is not a {schema.__name__}")
+    try:
+        model = schema.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _invalid(validation_details(exc), entity) from None
+    return model.model_dump(exclude_unset=exclude_unset)
+
+
+def validate_create(spec: EntitySpec, data: WriteData) -> dict[str, Any]:
+    return _values(spec.create, data, spec.name)
+
+
+def validate_update(spec: EntitySpec, data: WriteData) -> dict[str, Any]:
+    values = _values(spec.update, data, spec.name, exclude_unset=True)
+    nulls = [(k, "may not be null") for k, v in values.items() if v is None and k in spec.not_null]
+    if nulls:
+        raise _invalid(nulls, spec.name)
+    return values
+
+
+def _writable(
+    session: Session, entity: str, actor: Actor, action: str, check: bool = True
+) -> EntitySpec:
+    """The entity's spec, once the actor may ``action`` it (unless ``check`` is off: the
+    sync apply, the import), the entity is not append-only for a change or a delete, and
+    its module is on for the organisation."""
+    spec = spec_for(entity)
+    if check:
+        check_permission(spec, actor, action)
+    if spec.append_only and action != "create":
+        done = "changed" if action == "update" else "deleted"
+        raise Forbidden(f"{spec.name} are append-only and cannot be {done}")
+    check_module(session, spec, actor.org_id)
+    return spec
+
+
+def _bump(row: Any, actor: Actor, at: datetime | None = None) -> None:
+    """A new local version of the row, by the actor, now."""
+    row.version += 1
+    row.updated_at = at or utcnow()
+    row.updated_by = actor.user_id
+
+
+def create(
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    data: WriteData,
+    id: str | None = None,
+    op_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+    hashed_secrets: Mapping[str, str] | None = None,
+    known_new: bool = False,
+    origin: str = rules.LOCAL,
+) -> Any:
+    """Create a row from ``data`` (see ``WriteData``). ``hashed_secrets`` is for the
+    system actor only (the legacy import, the demo data): secret inputs already hashed
+    with ``core.identity.security.hash_secret``, keyed by input name
+    (``{"pin": "$argon2id$..."}``). It lets a bulk caller hash many secrets in a thread
+    pool up front while the row still goes through this one path; plaintext never
+    reaches it, and the audit entry masks the value as usual.
+
+    ``known_new`` (system actor only): the caller looked the given id up in bulk in this
+    same write transaction and found nothing, so the per-row lookup is skipped. The
+    primary key still refuses a duplicate, at flush.
+
+    ``origin``: ``rules.SYNC`` when applying a change made on another store (see
+    core.rules)."""
+    spec = _writable(session, entity, actor, "create")
+    given = data.model_fields_set if isinstance(data, BaseModel) else set(data)
+    values = normalise(spec.model, validate_create(spec, data))
+    prehashed = _prehashed(spec, actor, values, hashed_secrets)
+    now = utcnow()
+    if spec.defaults:
+        spec.defaults(values, now, actor)
+    changed = {k: v for k, v in values.items() if k in given}
+    ctx = _context(session, spec, actor, "create", None, values, changed, origin)
+    rules.run(spec.rules.prepare, ctx)
+    missing = [(f, "is required") for f in sorted(spec.not_null) if values.get(f) is None]
+    if missing:  # optional in the schema but filled by defaults; refuse, don't crash
+        raise _invalid(missing, spec.name)
+    if id is not None and not ID_PATTERN.match(id):
+        raise _invalid([("id", "must be 1-64 letters, digits or . _ : -")], spec.name)
+    row_id = id or uuid7()
+    # Lookups go through _made_here() (rows of this transaction) and need not flush the
+    # pending inserts one by one: they go to the database together at the next flush.
+    with session.no_autoflush:
+        errors = _check_refs(session, spec, actor.org_id, values)
+        if spec.check:
+            errors += spec.check(values)
+        if spec.guard:
+            errors += spec.guard(session, spec.model, actor.org_id, row_id, values)
+        if errors:
+            raise _invalid(errors, spec.name)
+        # A fresh UUIDv7 cannot exist already; only a caller-given id is looked up.
+        if known_new and actor.role != SYSTEM:
+            raise Forbidden("only the system actor may skip the existence check")
+        look = id is not None and not known_new
+        existing = _lookup(session, spec.name, actor.org_id, row_id) if look else None
+        if existing is not None:
+            raise Conflict(f"{spec.name} '{row_id}' already exists", current=existing)
+        _check_unique(session, spec, actor.org_id, row_id, values)
+        if spec.secret_check:
+            spec.secret_check(session, actor.org_id, row_id, values)
+    rules.run(spec.rules.checks, ctx)
+    _store_secrets(spec, values)
+    values.update(prehashed)
+    model: Any = spec.model  # a mapped class; the mixin type does not list its columns
+    row = model(
+        org_id=actor.org_id,
+        id=row_id,
+        version=1,
+        sync_version=0,
+        field_versions={},
+        created_at=now,
+        updated_at=now,
+        updated_by=actor.user_id,
+        deleted_at=None,
+        extra=extra or None,
+        **values,
+    )
+    session.add(row)
+    _remember(session, spec, row)
+    fields = {k: to_json(v) for k, v in values.items()}
+    _emit(session, spec, actor, row, "create", fields, {}, 0, op_id)
+    ctx.row = row
+    rules.run(spec.rules.after, ctx)
+    return row
+
+
+def update(
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    id: str,
+    data: WriteData,
+    version: int | None = None,
+    op_id: str | None = None,
+    check: bool = True,
+    hashed_secrets: Mapping[str, str] | None = None,
+    origin: str = rules.LOCAL,
+) -> Any:
+    """Change some fields (``data``: see ``WriteData``). ``version`` is the row version
+    the caller last saw: if the row has moved on since, the update is refused with a
+    Conflict carrying the current row. ``hashed_secrets`` as for ``create`` (system
+    actor only: the sync push carries the hashes a site made, never plaintext)."""
+    spec = _writable(session, entity, actor, "update", check)
+    values = normalise(spec.model, validate_update(spec, data))
+    _derived(spec, actor, values, origin)
+    prehashed = _prehashed(spec, actor, values, hashed_secrets)
+    row = get_live(session, spec, actor.org_id, id, for_update=True)
+    check_version(spec, row, version)
+    if spec.secret_check:
+        spec.secret_check(session, actor.org_id, id, values)
+    _store_secrets(spec, values)
+    values.update(prehashed)
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    if not changed:
+        return row
+    _refuse_derived(spec, changed)
+    merged = {f: getattr(row, f) for f in spec.stored_fields} | changed
+    with session.no_autoflush:  # see create()
+        errors = _check_refs(
+            session, spec, actor.org_id, {k: merged[k] for k in changed if k in merged}
+        )
+        if spec.check:
+            errors += spec.check(merged)
+        if spec.guard:  # only what changes: old rows are not re-judged
+            errors += spec.guard(session, spec.model, actor.org_id, id, changed)
+        if errors:
+            raise _invalid(errors, spec.name)
+        unique = {k: v for k, v in changed.items() if k in spec.unique}
+        _check_unique(session, spec, actor.org_id, id, unique)
+    ctx = _context(session, spec, actor, "update", row, merged, changed, origin)
+    rules.run(spec.rules.prepare, ctx)  # may add fields that follow (completed_at ...)
+    merged.update(changed)
+    rules.run(spec.rules.checks, ctx)
+    before = {k: to_json(getattr(row, k)) for k in changed}
+    ctx.previous = {k: getattr(row, k) for k in changed}
+    for k, v in changed.items():
+        setattr(row, k, v)
+    if unique:
+        _remember(session, spec, row)
+    _bump(row, actor)
+    fields = {k: to_json(v) for k, v in changed.items()}
+    _emit(session, spec, actor, row, "update", fields, before, row.sync_version, op_id)
+    ctx.row = row
+    rules.run(spec.rules.after, ctx)
+    return row
+
+
+def delete(
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    id: str,
+    version: int | None = None,
+    op_id: str | None = None,
+    check: bool = True,
+    origin: str = rules.LOCAL,
+) -> Any:
+    """Soft delete: the row becomes a tombstone that syncs and never comes back silently."""
+    spec = _writable(session, entity, actor, "delete", check)
+    row = get_live(session, spec, actor.org_id, id, for_update=True)
+    check_version(spec, row, version)
+    current = {f: getattr(row, f) for f in spec.stored_fields}
+    ctx = _context(session, spec, actor, "delete", row, current, {}, origin)
+    rules.run(spec.rules.checks, ctx)
+    now = utcnow()
+    row.deleted_at = now
+    _bump(row, actor, now)
+    _emit(session, spec, actor, row, "delete", {}, {}, row.sync_version, op_id)
+    rules.run(spec.rules.after, ctx)
+    return row
+
+
+def restore(
+    session: Session,
+    *,
+    actor: Actor,
+    entity: str,
+    id: str,
+    version: int | None = None,
+    op_id: str | None = None,
+    check: bool = True,
+) -> Any:
+    """Bring a soft-deleted row back from the trash (the desktop's Restore and the undo
+    of a delete). Needs the delete permission (whoever may throw away may take back) and
+    the rules a create would meet: live references and unique values still free.
+    Recorded as an update of ``deleted_at`` to null, so it is audited and synced."""
+    # Whoever may throw away may take back.
+    spec = _writable(session, entity, actor, "delete", check)
+    row = load(session, spec, actor.org_id, id, for_update=True)
+    if row is None:
+        raise NotFound(f"{spec.name} '{id}' not found")
+    if row.deleted_at is None:
+        return row  # already live: nothing to do
+    check_version(spec, row, version)
+    values = {f: getattr(row, f) for f in spec.stored_fields}
+    with session.no_autoflush:
+        errors = _check_refs(session, spec, actor.org_id, values)
+        if errors:
+            raise _invalid(errors, spec.name)
+        _check_unique(session, spec, actor.org_id, id,
+                      {k: values[k] for k in spec.unique if values.get(k) is not None})  # fmt: skip
+    before = {"deleted_at": to_json(row.deleted_at)}
+    row.deleted_at = None
+    _bump(row, actor)
+    _emit(session, spec, actor, row, "update", {"deleted_at": None}, before,
+          row.sync_version, op_id)  # fmt: skip
+    return row
+
+
+def give_back(session: Session, *, actor: Actor, entity: str, id: str) -> Any | None:
+    """Offer the central server again a row it no longer has (it was restored from a
+    backup older than the row, and the row was made there, so no site's outbox holds its
+    create): the local row goes out as a create of all its fields, the local edits it
+    carries included, and a local tombstone then as its delete, so a delete made here
+    while the central server lacked the row is not undone by another site giving the
+    row back live. The row itself does not change. None when there is no local row."""
+    spec = spec_for(entity)
+    row = load(session, spec, actor.org_id, id)
+    if row is None:
+        return None
+    fields = {f: to_json(getattr(row, f)) for f in spec.stored_fields}
+    _emit(session, spec, actor, row, "create", fields, {}, 0, None)
+    if row.deleted_at is not None:
+        _emit(session, spec, actor, row, "delete", {}, {}, 0, None)
+    return row
+
+
+def snapshot(spec: EntitySpec, row: Any) -> dict[str, Any]:
+    """The row as JSON, system columns included (what the feed and conflicts carry)."""
+    return row_to_json(row)
