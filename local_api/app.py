@@ -1,20 +1,20 @@
-"""The one app factory. Everything comes from the ``AppContext`` passed in; importing
-this module does no work. The central server reuses it (or the routers) with its own
-context and ``extra_routers``."""
+"""The site API's one app factory. Everything per app comes from the ``AppContext``
+passed in and is kept on ``app.state`` (the context, the rate limits, the shared board),
+where the module-level routers' dependencies (``local_api.deps``) find it; importing this
+module does no work. The HTTP plumbing is ``apikit``'s, shared with the central server."""
 
 from __future__ import annotations
 
 import importlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.utils import get_openapi
 
-from local_api import problems, security
+from apikit import openapi, problems, security
 from local_api.context import AppContext
-from local_api.deps import Deps
+from local_api.deps import Throttles
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,16 @@ def create_app(
     live: bool = True,
     web: bool = True,
 ) -> FastAPI:
-    from local_api.routes import actions, conflicts, entities, reports, system
+    from local_api.routes import (
+        actions,
+        attachments,
+        conflicts,
+        devices,
+        display,
+        entities,
+        reports,
+        system,
+    )
     from local_api.routes import auth as auth_routes
 
     settings = context.settings
@@ -58,56 +67,58 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.context = context
-    deps = Deps(context)
-    app.state.deps = deps
+    app.state.throttles = Throttles(context.limits)
+    app.state.board = actions.shared_board(context)
+    app.state.queues = actions.shared_queues(context)
+    # The shop-floor writes' threads (routes.actions.in_writer); started on first use.
+    app.state.writers = ThreadPoolExecutor(4, thread_name_prefix="structura-writer")
     problems.install(app)
-    app.include_router(system.router(deps))
-    app.include_router(auth_routes.router(deps))
-    app.include_router(actions.router(deps))
-    app.include_router(reports.router(deps))
-    app.include_router(conflicts.router(deps))
+    app.include_router(system.router)
+    app.include_router(auth_routes.router)
+    app.include_router(devices.router)
+    app.include_router(actions.router)
+    app.include_router(reports.router)
+    app.include_router(conflicts.router)
+    from local_api.compat import factory as compat_factory
+    from local_api.compat import tour as compat_tour
+
+    app.include_router(compat_factory.router)
+    app.include_router(compat_tour.router)
+    app.include_router(display.router)
+    app.include_router(attachments.router)
     if live:
         live_router = _optional_router("local_api.live", "live_router", context)
         if live_router is not None:
             app.include_router(live_router)
     # Entity routes last: /api/{entity}/... must not shadow the fixed paths above.
-    app.include_router(entities.router(deps))
+    app.include_router(entities.router(context.site.modules))
     for extra in extra_routers:
         app.include_router(extra if isinstance(extra, APIRouter) else extra(context))
+    if settings.frontend_dir is not None:
+        from local_api.compat.frontend import mount_frontend
+
+        mount_frontend(app, settings.frontend_dir, settings.frontend_path)
     if web:
         web_router = _optional_router("local_api.web", "web_router", context)
         if web_router is not None:
             app.include_router(web_router)
+    # Inside the security layer (host and size checks first), outside the routes.
+    from local_api import httpcache, idempotency
+
+    idempotency.install(app)
+    httpcache.install(app)
     security.install(
         app,
-        allowed_hosts=list(settings.allowed_hosts),
+        allowed_hosts=settings.effective_allowed_hosts(),
         max_body_bytes=settings.max_body_bytes,
         cors_origins=list(settings.cors_origins),
+        large_bodies={
+            ("POST", attachments.UPLOAD_PATH): settings.attachment_max_bytes + attachments.ENVELOPE
+        },
     )
     # Outermost: /healthz, /readyz, /metrics and the request id in the log context.
     from local_api.metrics import observe_site
 
     observe_site(app, context)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    openapi.install(app)
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes
-    )
-    # FastAPI files every response model under application/json; problem documents are
-    # application/problem+json, so move their schema there.
-    for path in schema.get("paths", {}).values():
-        for op in path.values():
-            for status, resp in op.get("responses", {}).items():
-                content = resp.get("content", {})
-                if not status.isdigit() or int(status) < 400:
-                    continue
-                js = content.pop("application/json", None)
-                if js is not None:
-                    content[problems.PROBLEM] = js
-    app.openapi_schema = schema
-    return schema

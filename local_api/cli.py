@@ -35,11 +35,19 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         log.error("%s", exc)
         return 2
     broadcaster = _start_broadcaster(context)
-    app = create_app(context)
+    try:
+        app = create_app(context)
+    except RuntimeError as exc:  # a setting that cannot be served (frontend folder)
+        log.error("%s", exc)
+        if broadcaster is not None:
+            broadcaster.stop()
+        context.close()
+        context.store.dispose()
+        return 2
     ssl_kwargs: dict[str, str] = {}
     from core import tls
 
-    if tls.https_wanted(settings, args.https):
+    if tls.https_wanted(settings, args.https, plain=args.http):
         # Self-signed on first run; clients pin its fingerprint (QR code, zeroconf fp).
         cert = tls.ensure_site_cert(settings.data_dir, context.site.site_name)
         ssl_kwargs = tls.uvicorn_ssl(cert)
@@ -190,7 +198,12 @@ def register(sub: Any) -> None:
     sv.add_argument(
         "--https",
         action="store_true",
-        help="serve TLS with the site's self-signed certificate (also STRUCTURA_HTTPS=1)",
+        help="serve TLS even if STRUCTURA_HTTPS=0 says otherwise (HTTPS is the default)",
+    )
+    sv.add_argument(
+        "--http",
+        action="store_true",
+        help="serve plain HTTP, without TLS (also STRUCTURA_HTTPS=0); only on a trusted LAN",
     )
     sv.set_defaults(func=serve)
     us = ssub.add_parser("users", help="list the users who can log in")

@@ -6,21 +6,26 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.attachments.blobs import BlobStore, site_blob_store
+from core.attachments.service import Limits as AttachmentLimits
 from core.db import Store
 from core.errors import Unauthenticated
-from core.services import auth
-from core.services.writes import Actor
+from core.identity import auth
 from core.settings import Settings
 from core.site import SiteInfo, open_store, site_info
+from core.sync.notices import ChangeNotice
+from core.writes import Actor
 
 log = logging.getLogger(__name__)
 
 KEY_FILE = "jwt-signing.key"
+TOKEN_CACHE_SIZE = 10_000  # verified access tokens kept (one per login and device)
 
 
 @dataclass
@@ -37,14 +42,24 @@ class Limits:
     # All logins together: each costs an argon2 hash, this keeps a flood from eating CPU.
     login_global_rate: float = 20.0
     login_global_burst: float = 40.0
+    # Refresh per presented token (cheap: one indexed read), never shared with logins.
+    refresh_rate: float = 1.0
+    refresh_burst: float = 10.0
 
 
 def load_signing_key(settings: Settings) -> auth.SigningKey:
     """The configured secret, or a random one kept in data_dir with mode 0600."""
     if settings.jwt_secret:
-        return auth.SigningKey(settings.jwt_secret.encode())
-    path: Path = settings.data_dir / KEY_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return auth.SigningKey(settings.jwt_secret.encode())
+        except auth.WeakKey:
+            raise RuntimeError(
+                f"STRUCTURA_JWT_SECRET is too short: use at least {auth.MIN_KEY_BYTES} random "
+                "characters (or leave it empty and a key file is made)"
+            ) from None
+    from core.private import private_dir
+
+    path: Path = private_dir(settings.data_dir) / KEY_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -72,22 +87,31 @@ class AppContext:
     sync_status: Callable[[], dict[str, Any]] | None = None
     limits: Limits = field(default_factory=Limits)
     sessions: auth.SessionCache = field(default_factory=auth.SessionCache)
-    # Called with every committed change list (after the context's own bookkeeping).
-    change_hooks: list[Callable[[list[dict[str, Any]]], None]] = field(default_factory=list)
+    _tokens: dict[str, auth.Claims] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # A changed user (deactivated, new role) must not keep its cached session state.
-        self.store.listeners.append(self._on_changes)
+        self.store.changes.subscribe(self._on_changes)
+        from core.identity import pins
 
-    def _on_changes(self, changes: list[dict[str, Any]]) -> None:
-        if any(c.get("entity") == "users" for c in changes):
+        # Whoever serves the API (site serve, the desktop) records the PIN-only choice in
+        # the store, so every writer enforces unique PINs while it holds.
+        pins.set_enabled(self.store, self.settings.pin_only_login)
+
+    def _on_changes(self, notices: Sequence[ChangeNotice]) -> None:
+        if any(n.entity == "users" for n in notices):
             self.sessions.clear()
-        for hook in list(self.change_hooks):
-            hook(changes)
 
     @classmethod
     def open(cls, settings: Settings, **kwargs: Any) -> AppContext:
+        from core.private import check_site_files
+
         store = open_store(settings.store_url())
+        # Whatever the umask the site was started under: private files, and a clear
+        # warning in the log for each one that had been open to other users.
+        check_site_files(settings)
+        # Temporary files of uploads a crash interrupted (never a blob under a real name).
+        site_blob_store(settings.data_dir).clean_temp()
         info = site_info(store)
         if info is None:
             store.dispose()
@@ -97,6 +121,17 @@ class AppContext:
             )
         return cls(
             settings=settings, store=store, site=info, jwt_key=load_signing_key(settings), **kwargs
+        )
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The site's attachment bytes (``<data_dir>/blobs``)."""
+        return site_blob_store(self.settings.data_dir)
+
+    def attachment_limits(self) -> AttachmentLimits:
+        return AttachmentLimits(
+            max_bytes=self.settings.attachment_max_bytes,
+            max_pixels=self.settings.attachment_max_pixels,
         )
 
     @property
@@ -111,9 +146,7 @@ class AppContext:
     def authenticate(self, token: str) -> auth.Claims:
         """Access token to claims, checking the user is still active and the login not
         ended (cached for a few seconds). Raises Unauthenticated."""
-        claims = auth.decode_access(self.jwt_key, token, issuer=self.site.site_id)
-        if claims.org_id != self.site.org_id:
-            raise Unauthenticated("token of another organisation")
+        claims = self._verified(token)
 
         def load() -> tuple[bool, str | None]:
             with self.store.read() as s:
@@ -126,10 +159,28 @@ class AppContext:
             raise Unauthenticated("your role has changed; log in again")
         return claims
 
+    def _verified(self, token: str) -> auth.Claims:
+        """A token's signature and claims, verified once and remembered until it expires
+        (a dict lookup instead of an HMAC and a JSON parse per request). Whether the login
+        still holds is checked on every request all the same, through ``sessions``."""
+        now = time.time()
+        hit = self._tokens.get(token)
+        if hit is not None and hit.expires_at > now:
+            return hit
+        claims = auth.decode_access(self.jwt_key, token, issuer=self.site.site_id)
+        if claims.org_id != self.site.org_id:
+            raise Unauthenticated("token of another organisation")
+        if len(self._tokens) >= TOKEN_CACHE_SIZE:
+            # Expired ones first; if every entry is live, start over (a burst of logins).
+            self._tokens = {t: c for t, c in self._tokens.items() if c.expires_at > now}
+            if len(self._tokens) >= TOKEN_CACHE_SIZE:
+                self._tokens = {}
+        self._tokens[token] = claims
+        return claims
+
     def verify_token(self, token: str) -> Actor:
         """Token to Actor, for the live stream (which reads the token itself)."""
         return self.authenticate(token).actor()
 
     def close(self) -> None:
-        if self._on_changes in self.store.listeners:
-            self.store.listeners.remove(self._on_changes)
+        self.store.changes.unsubscribe(self._on_changes)

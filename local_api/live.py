@@ -1,15 +1,21 @@
 """Live change stream: every committed change, pushed to browsers and the desktop app.
 
-The store calls its listeners in the writer's thread after each commit. The
-``Broadcaster`` numbers each change, keeps the last few in a ring buffer (so a client
-that reconnects with ``Last-Event-ID`` gets what it missed) and hands each one to every
-subscriber that may see it: async subscribers (the SSE route) on their own event loop
-through ``call_soon_threadsafe``, synchronous callbacks (the Qt app) in the writer's
-thread. Per-subscriber queues are bounded: a subscriber that falls behind gets one
-``resync`` instead of holding an ever-growing backlog in memory.
+The ``Broadcaster`` is one subscriber of the store's change fan-out
+(``Store.changes``, which the sync agent and the desktop's bridge also subscribe to); it
+hears each committed batch of ``ChangeNotice`` in the writer's thread. It numbers each
+change, keeps the last few in a ring buffer (so a client that reconnects with
+``Last-Event-ID`` gets what it missed) and hands each one to every SSE subscriber that
+may see it, on that subscriber's event loop through ``call_soon_threadsafe``.
+Per-subscriber queues are bounded: a subscriber that falls behind gets one ``resync``
+instead of holding an ever-growing backlog in memory.
 
-Events carry only ``{entity, id, kind, version}``: a client that cares refetches the row
-through the API, which applies its normal permission checks.
+Events carry only ``{entity, id, kind, version}`` (``ChangeNotice.event_data``); a
+client that cares refetches the row through the API. What a stream passes on is filtered
+per subscriber: its organisation, the entities its role may read, and, for roles that
+see only their own rows (messages of operators and crew), the row itself, looked up
+before the event is sent. Every change, sync included, arrives through the store's one
+fan-out (``store.changes``).
+``live_router`` adds ``GET /api/live`` (Server-Sent Events) for one app's context.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import logging
 import secrets
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,18 +35,20 @@ import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from apikit import problems
 from core.db import Store
 from core.errors import Unauthenticated
+from core.identity import auth
 from core.registry import registry
-from core.services import auth
-from core.services.writes import SYSTEM, Actor
-from local_api import problems
+from core.sync.notices import ChangeNotice
+from core.writes import SYSTEM, Actor
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 QUEUE_SIZE = 256
 HISTORY_SIZE = 1024
+SHARED_ANSWERS = 4096  # visibility answers kept per broadcaster (event, user) before a reset
 RETRY_MS = 3000  # how long a browser's EventSource waits before reconnecting
 
 
@@ -51,7 +59,7 @@ class LiveEvent:
     id: int
     org_id: str
     entity: str
-    data: dict[str, Any]  # {entity, id, kind, version}
+    data: dict[str, Any]  # ChangeNotice.event_data(): {entity, id, kind, version}
 
 
 @dataclass(frozen=True)
@@ -135,22 +143,10 @@ class Subscription:
         self._broadcaster._remove(self)
 
 
-@dataclass(frozen=True)
-class _Callback:
-    fn: Callable[[LiveEvent], None]
-    org_id: str | None
-    entities: frozenset[str] | None
-
-    def wants(self, event: LiveEvent) -> bool:
-        if self.org_id is not None and event.org_id != self.org_id:
-            return False
-        return self.entities is None or event.entity in self.entities
-
-
 class Broadcaster:
-    """Fan-out of store changes to many subscribers; thread-safe.
+    """Fan-out of store changes to many SSE streams; thread-safe.
 
-    ``start()`` hooks into ``store.listeners``; ``stop()`` unhooks and ends every open
+    ``start()`` subscribes to ``store.changes``; ``stop()`` unsubscribes and ends every open
     stream (call it before stopping the HTTP server: uvicorn waits for open responses,
     and an SSE response only ends when told to).
     """
@@ -171,8 +167,9 @@ class Broadcaster:
         self._last_id = 0
         self._history: deque[LiveEvent] = deque(maxlen=history)
         self._subs: set[Subscription] = set()
-        self._callbacks: list[_Callback] = []
         self._running = False
+        # Row-visibility answers shared by the streams (see _Visibility).
+        self.visibility: dict[Any, asyncio.Future[bool]] = {}
 
     @property
     def running(self) -> bool:
@@ -187,7 +184,7 @@ class Broadcaster:
             if self._running:
                 return
             self._running = True
-            self.store.listeners.append(self._on_changes)
+            self.store.changes.subscribe(self._on_changes)
         log.info("live broadcaster started")
 
     def stop(self) -> None:
@@ -196,8 +193,7 @@ class Broadcaster:
             if not self._running:
                 return
             self._running = False
-            if self._on_changes in self.store.listeners:
-                self.store.listeners.remove(self._on_changes)
+            self.store.changes.unsubscribe(self._on_changes)
             subs, self._subs = self._subs, set()
         for sub in subs:
             _call_soon(sub.loop, sub._close)
@@ -205,38 +201,23 @@ class Broadcaster:
 
     # -- the store side --------------------------------------------------------------
 
-    def _on_changes(self, changes: list[dict[str, Any]]) -> None:
-        """Store listener: runs in the writer's thread after commit."""
-        events: list[LiveEvent] = []
+    def _on_changes(self, notices: Sequence[ChangeNotice]) -> None:
+        """Subscriber of ``store.changes``: runs in the writer's thread after commit."""
         with self._lock:
-            for change in changes:
+            for notice in notices:
                 self._last_id += 1
                 event = LiveEvent(
                     id=self._last_id,
-                    org_id=change["org_id"],
-                    entity=change["entity"],
-                    data={k: change[k] for k in ("entity", "id", "kind", "version")},
+                    org_id=notice.org_id,
+                    entity=notice.entity,
+                    data=notice.event_data(),
                 )
                 self._history.append(event)
-                events.append(event)
                 # Scheduled under the lock so that every subscriber sees ids in order,
                 # even when two writer threads commit at the same time.
                 for sub in self._subs:
                     if sub.wants(event):
                         _call_soon(sub.loop, sub._offer, event)
-            callbacks = list(self._callbacks)
-        # Callbacks run outside the lock: one that calls back into us must not deadlock.
-        for event in events:
-            for cb in callbacks:
-                if cb.wants(event):
-                    try:
-                        cb.fn(event)
-                    except Exception:  # one bad subscriber must not starve the others
-                        log.exception("live callback failed")
-
-    def publish(self, changes: list[dict[str, Any]]) -> None:
-        """Feed changes that did not come through this store's listeners (e.g. sync)."""
-        self._on_changes(changes)
 
     # -- async subscribers -------------------------------------------------------------
 
@@ -290,31 +271,6 @@ class Broadcaster:
         with self._lock:
             return len(self._subs)
 
-    # -- synchronous subscribers (the desktop app) -----------------------------------
-
-    def subscribe_callback(
-        self,
-        fn: Callable[[LiveEvent], None],
-        *,
-        org_id: str | None = None,
-        entities: Iterable[str] | None = None,
-    ) -> Callable[[], None]:
-        """Call ``fn(event)`` for each change; returns the function that unsubscribes.
-
-        ``fn`` runs in the writer's thread right after commit: keep it short. In Qt, emit
-        a signal connected with a queued connection rather than touching widgets.
-        """
-        cb = _Callback(fn, org_id, None if entities is None else frozenset(entities))
-        with self._lock:
-            self._callbacks.append(cb)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if cb in self._callbacks:
-                    self._callbacks.remove(cb)
-
-        return unsubscribe
-
     def sse_id(self, event_id: int) -> str:
         return f"{self.run_token}-{event_id}"
 
@@ -362,18 +318,32 @@ class _Visibility:
     """Row-level filtering for roles that see only their own rows (messages for
     operator and crew): the event does not say whose row it is, so look it up."""
 
-    def __init__(self, store: Store, actor: Actor) -> None:
+    def __init__(
+        self, store: Store, actor: Actor, shared: dict[Any, asyncio.Future[bool]] | None = None
+    ) -> None:
         self.store = store
         self.actor = actor
         specs = registry()
         self.scoped = frozenset(
             name for name, spec in specs.items() if auth.row_scope(spec, actor) is not None
         )
+        # Answers shared by every stream of the same user and role (a floor has a few
+        # operators and hundreds of screens): one lookup per event and user, not one
+        # per open stream. All streams run on the server's one event loop.
+        self.shared: dict[Any, asyncio.Future[bool]] = {} if shared is None else shared
 
     async def allows(self, event: LiveEvent) -> bool:
         if event.entity not in self.scoped:
             return True
-        return await anyio.to_thread.run_sync(self._check, event)
+        key = (event.id, self.actor.org_id, self.actor.user_id, self.actor.role)
+        answer = self.shared.get(key)
+        if answer is None:
+            if len(self.shared) >= SHARED_ANSWERS:
+                self.shared.clear()
+            answer = self.shared[key] = asyncio.ensure_future(
+                anyio.to_thread.run_sync(self._check, event)
+            )
+        return await asyncio.shield(answer)
 
     def _check(self, event: LiveEvent) -> bool:
         spec = registry()[event.entity]
@@ -389,7 +359,7 @@ async def _stream(
     last_event_id: str | None,
     heartbeat: float,
 ) -> AsyncIterator[bytes]:
-    visibility = _Visibility(broadcaster.store, actor)
+    visibility = _Visibility(broadcaster.store, actor, broadcaster.visibility)
     sub = broadcaster.subscribe(
         org_id=actor.org_id,
         entities=readable_entities(actor.role),

@@ -4,15 +4,17 @@ Every board on the floor asks for the same cards. Computing them once per change
 handing the result to everyone waiting keeps the cost flat in the number of screens,
 without ever serving a result older than the request: a request is answered by a
 computation that *started after the last change the requester could have seen*
-(changes bump ``generation`` from the store's listeners, which run after commit and
+(changes bump ``generation`` from the store's change fan-out, which runs after commit and
 before the writer gets its answer, so read-your-writes holds).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from core.sync.notices import ChangeNotice
 
 
 class SharedRead:
@@ -30,8 +32,9 @@ class SharedRead:
         self._result: tuple[int, float, Any] | None = None  # (generation, at, value)
         self._running: int | None = None  # generation of the computation in flight
 
-    def on_changes(self, changes: list[dict[str, Any]]) -> None:
-        if self.watch is None or any(c.get("entity") in self.watch for c in changes):
+    def on_changes(self, notices: Sequence[ChangeNotice]) -> None:
+        """Subscriber of ``Store.changes``; an empty batch just invalidates."""
+        if self.watch is None or any(n.entity in self.watch for n in notices):
             with self._cond:
                 self.generation += 1
 

@@ -1,26 +1,34 @@
-"""Shop-floor actions: what an operator does from a tablet. Each route checks the role
-and module, parses, and calls ``core.services.factory_ops`` (which checks ownership and
-state and writes through the one write path)."""
+"""Shop-floor actions: what an operator does from a tablet. Each route's dependency
+checks the module and the role (once), FastAPI parses the body, and the handler calls
+``core.factory.actions`` (which checks ownership and state and writes through the one
+write path).
 
+(No ``from __future__ import annotations``: FastAPI reads the handlers' annotations.)
+"""
+
+import functools
 from collections.abc import Callable
 from decimal import Decimal
+from types import GenericAlias
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from apikit.problems import AUTHED, responses
+from apikit.rows import IdPath, IfMatch, etag, json_response, parse_version, write_tx
+from core import queries
+from core.factory.schemas import DowntimeReason, MachineStatus
+from core.fields import LongText, Quantity, ShortText
 from core.registry import ALL_ROLES, FACTORY_READERS, registry
-from core.schemas.common import LongText, Quantity, ShortText
-from core.schemas.factory import DowntimeReason, MachineStatus
-from core.services import queries
-from core.services.writes import Actor
-from local_api.deps import Deps, check_role
-from local_api.problems import AUTHED, responses
-from local_api.routes.entities import IfMatch, json_response, parse_version, write_tx
-from local_api.shared_read import SharedRead
+from core.serial import to_json
+from core.writes import Actor
+from local_api.board_cache import BoardCache
+from local_api.context import AppContext
+from local_api.deps import ContextDep, CurrentActor, StoreDep, check_role, module_on
+from local_api.queue_cache import QueueCache
 
 FLOOR = FACTORY_READERS  # admin, office, operator
-IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
 class _In(BaseModel):
@@ -39,6 +47,9 @@ class ProgressIn(VersionIn):
 class CompleteIn(VersionIn):
     produced: Quantity = Decimal(0)
     scrap: Quantity = Decimal(0)
+    reason: ShortText | None = Field(
+        default=None, description="short-close reason: required below the job's quantity"
+    )
 
 
 class MachineStatusIn(_In):
@@ -61,204 +72,263 @@ class BoardCard(BaseModel):
     status: str
 
 
-def router(deps: Deps) -> APIRouter:
-    ctx = deps.context
-    reg = registry()
-    r = APIRouter(tags=["shop floor"])
-    current = deps.current_actor
+def floor(what: str, roles: frozenset[str] = FLOOR) -> Any:
+    """The route's one check at the edge: the factory module is on and the role may
+    ``what``. (The write path checks its own rules on top, whoever calls it.)"""
 
-    def floor(actor: Actor, what: str) -> None:
-        deps.module_enabled(reg["jobs"])
-        check_role(actor, FLOOR, what)
+    # async: no I/O here, and a sync dependency would cost a thread-pool hop per request.
+    async def dependency(actor: CurrentActor, context: ContextDep) -> Actor:
+        module_on(context, registry()["jobs"])
+        check_role(actor, roles, what)
+        return actor
 
-    def write(entity: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        spec = reg[entity]
-        with write_tx(ctx.store) as s:
-            row = fn(s, **kwargs)
-            out = queries.row_json(spec, row)
-        return json_response(out, headers={"ETag": f'"{row.version}"'})
+    return Depends(dependency)
 
-    def ops() -> Any:
-        # Imported on first use: the module pulls in OEE arithmetic the rest of the API
-        # does not need at start-up.
-        from core.services import factory_ops
 
-        return factory_ops
+def ops() -> Any:
+    # Imported on first use: the module pulls in OEE arithmetic the rest of the API does
+    # not need at start-up.
+    from core.factory import actions as factory_ops
 
-    job_read = reg["jobs"].read
-    err = responses(*AUTHED, 404, 409, 422)
+    return factory_ops
 
-    def job_action(verb: str, summary: str) -> None:
-        @r.post(
-            f"/api/jobs/{{id}}/{verb}",
-            response_model=job_read,
-            summary=summary,
-            responses=err,
-            name=f"job_{verb}",
-        )
-        def action(
-            id: IdPath,
-            actor: Annotated[Actor, Depends(current)],
-            if_match: IfMatch = None,
-            body: VersionIn | None = None,
-        ) -> Any:
-            floor(actor, f"{verb} jobs")
-            version = parse_version(if_match, body.version if body else None)
-            fn = getattr(ops(), f"{verb}_job")
-            return write("jobs", fn, actor=actor, job_id=id, version=version)
 
-    job_action("start", "Start (or resume) a job")
-    job_action("pause", "Pause a running job")
+def write(store: Any, entity: str, fn: Callable[..., Any], code: int = 200, /, **kw: Any) -> Any:
+    """Run ``fn`` in a write transaction; answer the row it returns with its ETag."""
+    spec = registry()[entity]
+    with write_tx(store) as s:
+        row = fn(s, **kw)
+        out = queries.row_json(spec, row)
+    return json_response(out, code, headers=etag(row))
 
-    @r.post(
-        "/api/jobs/{id}/progress",
-        response_model=job_read,
-        responses=err,
-        summary="Report quantities made since the last report",
+
+async def in_writer(request: Request, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> Any:
+    """Run a write on the app's few writer threads instead of FastAPI's pool of 40: the
+    writes queue on SQLite's one write lock anyway, and fewer threads contending for the
+    GIL keeps the readers' tail short. More than one, so writers still share an fsync
+    (core.db.GroupCommit)."""
+    import asyncio
+    import functools
+
+    pool = request.app.state.writers
+    return await asyncio.get_running_loop().run_in_executor(
+        pool, functools.partial(fn, *args, **kw)
     )
-    def progress(
+
+
+def _read_model(entity: str) -> Any:
+    return registry()[entity].read
+
+
+router = APIRouter(tags=["shop floor"])
+ERR = responses(*AUTHED, 404, 409, 422)
+
+
+def _job_route(verb: str, summary: str) -> None:
+    @router.post(
+        f"/api/jobs/{{id}}/{verb}",
+        response_model=_read_model("jobs"),
+        summary=summary,
+        responses=ERR,
+        name=f"job_{verb}",
+    )
+    async def action(
         id: IdPath,
-        body: ProgressIn,
-        actor: Annotated[Actor, Depends(current)],
+        request: Request,
+        actor: Annotated[Actor, floor(f"{verb} jobs")],
+        store: StoreDep,
         if_match: IfMatch = None,
+        body: VersionIn | None = None,
     ) -> Any:
-        floor(actor, "report progress")
-        version = parse_version(if_match, body.version)
-        return write(
-            "jobs",
-            ops().report_progress,
-            actor=actor,
-            job_id=id,
-            produced=body.produced,
-            scrap=body.scrap,
-            version=version,
-        )
+        version = parse_version(if_match, body.version if body else None)
+        fn = getattr(ops(), f"{verb}_job")
+        return await in_writer(request, write, store, "jobs", fn, actor=actor, job_id=id,
+                               version=version)  # fmt: skip
 
-    @r.post(
-        "/api/jobs/{id}/complete",
-        response_model=job_read,
-        responses=err,
-        summary="Complete a job, with the last quantities made",
+
+_job_route("start", "Start (or resume) a job")
+_job_route("pause", "Pause a running job")
+_job_route("reopen", "Reopen a completed job (office): it goes back to PAUSED")
+
+
+@router.post(
+    "/api/jobs/{id}/progress",
+    response_model=_read_model("jobs"),
+    responses=ERR,
+    summary="Report quantities made since the last report",
+)
+async def progress(
+    id: IdPath,
+    body: ProgressIn,
+    request: Request,
+    actor: Annotated[Actor, floor("report progress")],
+    store: StoreDep,
+    if_match: IfMatch = None,
+) -> Any:
+    version = parse_version(if_match, body.version)
+    return await in_writer(request, write, store, "jobs", ops().report_progress, actor=actor,
+                           job_id=id, produced=body.produced, scrap=body.scrap,
+                           version=version)  # fmt: skip
+
+
+@router.post(
+    "/api/jobs/{id}/complete",
+    response_model=_read_model("jobs"),
+    responses=ERR,
+    summary="Complete a job, with the last quantities made",
+)
+async def complete(
+    id: IdPath,
+    request: Request,
+    actor: Annotated[Actor, floor("complete jobs")],
+    store: StoreDep,
+    if_match: IfMatch = None,
+    body: CompleteIn | None = None,
+) -> Any:
+    body = body or CompleteIn()
+    version = parse_version(if_match, body.version)
+    return await in_writer(request, write, store, "jobs", ops().complete_job, actor=actor,
+                           job_id=id, produced=body.produced, scrap=body.scrap, reason=body.reason,
+                           version=version)  # fmt: skip
+
+
+@router.post(
+    "/api/machines/{id}/status",
+    response_model=_read_model("machines"),
+    responses=ERR,
+    summary="Set a machine's status (ERROR raises an alert)",
+)
+def machine_status(
+    id: IdPath,
+    body: MachineStatusIn,
+    actor: Annotated[Actor, floor("set machine status")],
+    store: StoreDep,
+) -> Any:
+    return write(store, "machines", ops().set_machine_status, actor=actor, machine_id=id,
+                 status=body.status, note=body.note)  # fmt: skip
+
+
+@router.post(
+    "/api/machines/{id}/downtime",
+    response_model=_read_model("downtimes"),
+    status_code=201,
+    responses=ERR,
+    summary="Report a stop of a machine",
+)
+def downtime(
+    id: IdPath,
+    body: DowntimeIn,
+    actor: Annotated[Actor, floor("report downtime")],
+    store: StoreDep,
+) -> Any:
+    return write(store, "downtimes", ops().report_downtime, 201, actor=actor, machine_id=id,
+                 reason=body.reason, started_at=body.started_at, ended_at=body.ended_at,
+                 planned=body.planned, notes=body.notes)  # fmt: skip
+
+
+# The actions that take only the row's id: (route name, path, entity answered, core
+# action, its id argument, what the floor check calls it, roles allowed, summary).
+_ID_ACTIONS: tuple[tuple[str, str, str, str, str, str, frozenset[str], str], ...] = (
+    ("end_downtime", "/api/downtimes/{id}/end", "downtimes", "end_downtime", "downtime_id",
+     "end downtime", FLOOR, "End an open downtime now"),
+    ("end_machine_downtime", "/api/machines/{id}/downtime/end", "downtimes",
+     "end_machine_downtime", "machine_id", "end downtime", FLOOR,
+     "End the machine's open stop now"),
+    ("dismiss", "/api/alerts/{id}/dismiss", "alerts", "dismiss_alert", "alert_id",
+     "dismiss alerts", FLOOR, "Dismiss an alert"),
+    ("message_read", "/api/messages/{id}/read", "messages", "mark_message_read", "message_id",
+     "read messages", ALL_ROLES, "Mark a message to you as read"),
+)  # fmt: skip
+
+
+def _id_route(name: str, path: str, entity: str, action: str, id_arg: str, what: str,
+              roles: frozenset[str], summary: str) -> None:  # fmt: skip
+    gate = floor(what, roles)
+
+    @router.post(path, response_model=_read_model(entity), responses=ERR, summary=summary,
+                 name=name)  # fmt: skip
+    def route(id: IdPath, actor: Annotated[Actor, gate], store: StoreDep) -> Any:
+        return write(store, entity, getattr(ops(), action), actor=actor, **{id_arg: id})
+
+
+for _spec in _ID_ACTIONS:
+    _id_route(*_spec)
+
+
+@router.get(
+    "/api/me/jobs",
+    response_model=GenericAlias(list, (_read_model("jobs"),)),  # list[JobsRead]
+    responses=responses(*AUTHED),
+    summary="My queue: active jobs assigned to me, running first",
+)
+async def my_jobs(request: Request, actor: Annotated[Actor, floor("have jobs")]) -> Any:
+    # On the event loop: a cached queue, or one indexed SQLite read of a few rows (WAL
+    # readers never wait for the writer), costs less than the thread-pool hop.
+    cache: QueueCache = request.app.state.queues
+    return Response(cache.get(actor), media_type="application/json")
+
+
+def my_queue(store: Any, actor: Actor) -> list[dict[str, Any]]:
+    """The operator's queue as JSON rows, filtered in SQL (a Core select, no ORM
+    objects); same rows and order as ``core.factory.actions.my_jobs``."""
+    if not store.is_sqlite:
+        spec = registry()["jobs"]
+        with store.read() as s:
+            return [queries.row_json(spec, j) for j in ops().my_jobs(s, actor=actor)]
+    with store.read() as s:
+        rows = s.execute(_queue_stmt(), {"org": actor.org_id, "me": actor.user_id}).all()
+    rank = {"IN_PROGRESS": 0, "PAUSED": 1, "PENDING": 2}
+    out = [{k: to_json(v) for k, v in r._mapping.items()} for r in rows]
+    out.sort(key=lambda j: (rank[j["status"]], j["sequence"], j["due_at"] or "~"))
+    return out
+
+
+@functools.cache
+def _queue_stmt() -> Any:
+    from sqlalchemy import bindparam, exists, func, select
+
+    from core.models import Job
+
+    spec = registry()["jobs"]
+    t = Job.__table__
+    mine = func.json_each(t.c.operator_ids).table_valued("value")
+    return select(*(t.c[n] for n in queries.read_columns(spec))).where(
+        t.c.org_id == bindparam("org"),
+        t.c.status.in_(("IN_PROGRESS", "PAUSED", "PENDING")),
+        t.c.deleted_at.is_(None),
+        exists().where(mine.c.value == bindparam("me")),
     )
-    def complete(
-        id: IdPath,
-        actor: Annotated[Actor, Depends(current)],
-        if_match: IfMatch = None,
-        body: CompleteIn | None = None,
-    ) -> Any:
-        floor(actor, "complete jobs")
-        body = body or CompleteIn()
-        version = parse_version(if_match, body.version)
-        return write(
-            "jobs",
-            ops().complete_job,
-            actor=actor,
-            job_id=id,
-            produced=body.produced,
-            scrap=body.scrap,
-            version=version,
-        )
 
-    @r.post(
-        "/api/machines/{id}/status",
-        response_model=reg["machines"].read,
-        responses=err,
-        summary="Set a machine's status (ERROR raises an alert)",
-    )
-    def machine_status(
-        id: IdPath, body: MachineStatusIn, actor: Annotated[Actor, Depends(current)]
-    ) -> Any:
-        floor(actor, "set machine status")
-        return write(
-            "machines",
-            ops().set_machine_status,
-            actor=actor,
-            machine_id=id,
-            status=body.status,
-            note=body.note,
-        )
 
-    @r.post(
-        "/api/machines/{id}/downtime",
-        response_model=reg["downtimes"].read,
-        status_code=201,
-        responses=err,
-        summary="Report a stop of a machine",
-    )
-    def downtime(id: IdPath, body: DowntimeIn, actor: Annotated[Actor, Depends(current)]) -> Any:
-        floor(actor, "report downtime")
-        resp = write(
-            "downtimes",
-            ops().report_downtime,
-            actor=actor,
-            machine_id=id,
-            reason=body.reason,
-            started_at=body.started_at,
-            ended_at=body.ended_at,
-            planned=body.planned,
-            notes=body.notes,
-        )
-        resp.status_code = 201
-        return resp
+@router.get(
+    "/api/board",
+    response_model=list[BoardCard],
+    responses={
+        **responses(*AUTHED),
+        304: {"description": "Not Modified: the board is the one whose ETag you sent"},
+    },
+    summary="One card per active machine: status, current and next job, OEE today",
+)
+async def board(request: Request, _: Annotated[Actor, floor("see the board")]) -> Any:
+    cache: BoardCache = request.app.state.board
+    encoded = cache.get()
+    headers = {"ETag": encoded.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == encoded.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(encoded.body, media_type="application/json", headers=headers)
 
-    @r.post(
-        "/api/downtimes/{id}/end",
-        response_model=reg["downtimes"].read,
-        responses=err,
-        summary="End an open downtime now",
-    )
-    def end_downtime(id: IdPath, actor: Annotated[Actor, Depends(current)]) -> Any:
-        floor(actor, "end downtime")
-        return write("downtimes", ops().end_downtime, actor=actor, downtime_id=id)
 
-    @r.post(
-        "/api/alerts/{id}/dismiss",
-        response_model=reg["alerts"].read,
-        responses=err,
-        summary="Dismiss an alert",
-    )
-    def dismiss(id: IdPath, actor: Annotated[Actor, Depends(current)]) -> Any:
-        floor(actor, "dismiss alerts")
-        return write("alerts", ops().dismiss_alert, actor=actor, alert_id=id)
+def shared_queues(context: AppContext) -> QueueCache:
+    """Operators' queues kept between the changes that touch them (local_api.queue_cache),
+    one per app."""
+    cache = QueueCache(context, my_queue)
+    cache.subscribe()
+    return cache
 
-    @r.post(
-        "/api/messages/{id}/read",
-        response_model=reg["messages"].read,
-        responses=err,
-        summary="Mark a message to you as read",
-    )
-    def message_read(id: IdPath, actor: Annotated[Actor, Depends(current)]) -> Any:
-        check_role(actor, ALL_ROLES, "read messages")
-        return write("messages", ops().mark_message_read, actor=actor, message_id=id)
 
-    @r.get(
-        "/api/me/jobs",
-        response_model=list[job_read],
-        responses=responses(*AUTHED),
-        summary="My queue: active jobs assigned to me, running first",
-    )
-    def my_jobs(actor: Annotated[Actor, Depends(current)]) -> Any:
-        floor(actor, "have jobs")
-        spec = reg["jobs"]
-        with ctx.store.read() as s:
-            return json_response([queries.row_json(spec, j) for j in ops().my_jobs(s, actor=actor)])
-
-    @r.get(
-        "/api/board",
-        response_model=list[BoardCard],
-        responses=responses(*AUTHED),
-        summary="One card per active machine: status, current and next job, OEE today",
-    )
-    def board(actor: Annotated[Actor, Depends(current)]) -> Any:
-        floor(actor, "see the board")
-        return json_response(shared_board.get())
-
-    def compute_board() -> Any:
-        with ctx.store.read() as s:
-            return ops().board(s, org_id=ctx.site.org_id)
-
-    # One computation serves every screen asking at the same time (see shared_read).
-    shared_board = SharedRead(compute_board, max_age=5.0)
-    ctx.change_hooks.append(shared_board.on_changes)
-
-    return r
+def shared_board(context: AppContext) -> BoardCache:
+    """The board kept card by card between changes (see local_api.board_cache), one per
+    app."""
+    cache = BoardCache(context, ops().board)
+    cache.subscribe()
+    return cache

@@ -1,7 +1,7 @@
 """The site's conflict records over the local API: list, read, resolve.
 
 The records are the site's local copies of the conflicts the central server reported
-(and of ops it rejected). Resolving goes through ``core.services.sync_apply``: "mine"
+(and of ops it rejected). Resolving goes through ``core.sync.conflicts``: "mine"
 and "values" are normal writes through the one write path, so they reach the outbox and
 sync like any edit; "server" only closes the record (the row already holds the
 central value).
@@ -12,18 +12,18 @@ central value).
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from apikit.problems import AUTHED, responses
+from apikit.rows import IdPath, write_tx
 from core.errors import Conflict, Invalid, NotFound
 from core.models import ConflictRecord
 from core.registry import OFFICE, registry
-from core.services.sync_apply import conflict_json, resolve_conflict
-from core.services.writes import Actor
-from local_api.deps import Deps
-from local_api.problems import AUTHED, responses
-from local_api.routes.entities import RefIdPath, write_tx
+from core.sync.conflicts import conflict_json, resolve_conflict
+from core.writes import Actor
+from local_api.deps import ContextDep, require
 
 MAX_LIMIT = 500
 
@@ -38,7 +38,7 @@ class ConflictOut(BaseModel):
     kind: str = Field(description="field | deleted | rejected")
     op_id: str | None = None
     device_id: str | None = None
-    rule: str | None = Field(None, description="the rule that picked the winner")
+    rule: str | None = Field(default=None, description="the rule that picked the winner")
     fields: list[str]
     losing_values: dict[str, Any] = Field(description="this site's values that lost")
     winning_values: dict[str, Any] = Field(description="the values that won")
@@ -56,9 +56,11 @@ class ConflictPage(BaseModel):
 
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    choice: Literal["server", "mine", "values"] = Field(
+    choice: Literal["server", "mine", "values", "rename", "merge", "discard"] = Field(
         description="server: keep the row as it is; mine: write this site's losing "
-        "values back; values: write the given values"
+        "values back; values: write the given values. For a unique conflict (a create "
+        "whose unique value another row holds): rename (create it with the new values), "
+        "merge (write values into the row holding the value), discard"
     )
     values: dict[str, Any] | None = Field(
         None, description="with choice=values: the fields to write (stored field names)"
@@ -68,6 +70,8 @@ class ResolveIn(BaseModel):
 def _check_values(entity: str, body: ResolveIn) -> None:
     """Refuse what the shared service would silently drop (unknown keys) or accept
     meaninglessly (values with another choice): a person must see why nothing happened."""
+    if body.choice in ("rename", "merge"):
+        return  # the new value(s), checked by the write path (rename needs one)
     if body.choice != "values":
         if body.values is not None:
             raise Invalid(
@@ -90,75 +94,74 @@ def _check_values(entity: str, body: ResolveIn) -> None:
         )
 
 
-def router(deps: Deps) -> APIRouter:
-    ctx = deps.context
-    r = APIRouter(prefix="/api/sync/conflicts", tags=["sync"])
-    Office = Annotated[Actor, Depends(deps.require(OFFICE))]
+router = APIRouter(prefix="/api/sync/conflicts", tags=["sync"])
+Office = Annotated[Actor, require(OFFICE)]
 
-    def _get(s: Any, conflict_id: str) -> ConflictRecord:
-        rec = s.get(ConflictRecord, conflict_id)
-        if rec is None or rec.org_id != ctx.site.org_id:
-            raise NotFound(f"conflict '{conflict_id}' not found")
-        return rec
 
-    @r.get(
-        "",
-        response_model=ConflictPage,
-        summary="Conflict records of this site (open by default)",
-        responses=responses(*AUTHED, 422),
-    )
-    def list_(
-        _: Office,
-        status: Literal["open", "resolved", "all"] = "open",
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    ) -> dict[str, Any]:
-        c = ConflictRecord
-        where = [c.org_id == ctx.site.org_id]
-        if status == "open":
-            where.append(c.resolved_at.is_(None))
-        elif status == "resolved":
-            where.append(c.resolved_at.is_not(None))
-        with ctx.store.read() as s:
-            total = s.scalar(select(func.count()).select_from(c).where(*where)) or 0
-            rows = s.scalars(
-                select(c).where(*where).order_by(c.created_at, c.id).offset(offset).limit(limit)
+def _get(s: Any, org_id: str, conflict_id: str) -> ConflictRecord:
+    rec = s.get(ConflictRecord, conflict_id)
+    if rec is None or rec.org_id != org_id:
+        raise NotFound(f"conflict '{conflict_id}' not found")
+    return rec
+
+
+@router.get(
+    "",
+    response_model=ConflictPage,
+    summary="Conflict records of this site (open by default)",
+    responses=responses(*AUTHED, 422),
+)
+def list_(
+    _: Office,
+    ctx: ContextDep,
+    status: Literal["open", "resolved", "all"] = "open",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    c = ConflictRecord
+    where = [c.org_id == ctx.site.org_id]
+    if status == "open":
+        where.append(c.resolved_at.is_(None))
+    elif status == "resolved":
+        where.append(c.resolved_at.is_not(None))
+    with ctx.store.read() as s:
+        total = s.scalar(select(func.count()).select_from(c).where(*where)) or 0
+        rows = s.scalars(
+            select(c).where(*where).order_by(c.created_at, c.id).offset(offset).limit(limit)
+        )
+        return {"items": [conflict_json(x) for x in rows], "total": total}
+
+
+@router.get(
+    "/{conflict_id}",
+    response_model=ConflictOut,
+    summary="One conflict record",
+    responses=responses(*AUTHED, 404, 422),
+)
+def get_(_: Office, ctx: ContextDep, conflict_id: IdPath) -> dict[str, Any]:
+    with ctx.store.read() as s:
+        return conflict_json(_get(s, ctx.site.org_id, conflict_id))
+
+
+@router.post(
+    "/{conflict_id}/resolve",
+    response_model=ConflictOut,
+    summary="Resolve a conflict: keep the server's value, write mine, or given values",
+    description="mine/values are ordinary writes (audit, outbox) that sync like any "
+    "edit; a deleted row is not brought back (409). A resolved conflict answers 409.",
+    responses=responses(*AUTHED, 404, 409, 422),
+)
+def resolve(actor: Office, ctx: ContextDep, conflict_id: IdPath, body: ResolveIn) -> dict[str, Any]:
+    with write_tx(ctx.store) as s:
+        rec = _get(s, ctx.site.org_id, conflict_id)
+        if rec.resolved_at is not None:
+            # The shared service answers a repeat quietly (sync retries); a person
+            # resolving twice (two tabs, two people) should hear the first one won.
+            raise Conflict(
+                f"conflict '{conflict_id}' was already resolved "
+                f"({(rec.resolution or {}).get('choice')}, {rec.resolved_at.isoformat()})"
             )
-            return {"items": [conflict_json(x) for x in rows], "total": total}
-
-    @r.get(
-        "/{conflict_id}",
-        response_model=ConflictOut,
-        summary="One conflict record",
-        responses=responses(*AUTHED, 404, 422),
-    )
-    def get_(_: Office, conflict_id: Annotated[str, RefIdPath]) -> dict[str, Any]:
-        with ctx.store.read() as s:
-            return conflict_json(_get(s, conflict_id))
-
-    @r.post(
-        "/{conflict_id}/resolve",
-        response_model=ConflictOut,
-        summary="Resolve a conflict: keep the server's value, write mine, or given values",
-        description="mine/values are ordinary writes (audit, outbox) that sync like any "
-        "edit; a deleted row is not brought back (409). A resolved conflict answers 409.",
-        responses=responses(*AUTHED, 404, 409, 422),
-    )
-    def resolve(
-        actor: Office, conflict_id: Annotated[str, RefIdPath], body: ResolveIn
-    ) -> dict[str, Any]:
-        with write_tx(ctx.store) as s:
-            rec = _get(s, conflict_id)
-            if rec.resolved_at is not None:
-                # The shared service answers a repeat quietly (sync retries); a person
-                # resolving twice (two tabs, two people) should hear the first one won.
-                raise Conflict(
-                    f"conflict '{conflict_id}' was already resolved "
-                    f"({(rec.resolution or {}).get('choice')}, {rec.resolved_at.isoformat()})"
-                )
-            _check_values(rec.entity, body)
-            return resolve_conflict(
-                s, actor=actor, conflict_id=conflict_id, choice=body.choice, values=body.values
-            )
-
-    return r
+        _check_values(rec.entity, body)
+        return resolve_conflict(
+            s, actor=actor, conflict_id=conflict_id, choice=body.choice, values=body.values
+        )

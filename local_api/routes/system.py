@@ -1,13 +1,12 @@
 """Health and sync status."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from core.services.writes import Actor
-from local_api.deps import Deps
-from local_api.problems import AUTHED, COMMON, responses
+from apikit.problems import AUTHED, COMMON, responses
+from local_api.deps import ContextDep, CurrentActor
 
 API_VERSION = "1"
 
@@ -25,37 +24,35 @@ class SyncStatus(BaseModel):
     state: str
 
 
-def router(deps: Deps) -> APIRouter:
-    ctx = deps.context
-    r = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"])
 
-    @r.get(
-        "/api/health",
-        response_model=Health,
-        responses=responses(*COMMON),
-        summary="Is the server up; which site it serves",
-    )
-    async def health() -> dict[str, Any]:
-        # No database round trip: this answers discovery probes and load balancers.
-        return {
-            "status": "ok",
-            "api_version": API_VERSION,
-            "site_id": ctx.site.site_id,
-            "site_name": ctx.site.site_name,
-            "modules": list(ctx.site.modules),
-        }
 
-    @r.get(
-        "/api/sync/status",
-        response_model=SyncStatus,
-        responses=responses(*AUTHED),
-        summary="State of the sync agent (not configured when there is none)",
-    )
-    def sync_status(actor: Annotated[Actor, Depends(deps.current_actor)]) -> dict[str, Any]:
-        if ctx.sync_status is None:
-            return {"state": "not configured"}
-        status = dict(ctx.sync_status())
-        status.setdefault("state", "unknown")
-        return status
+@router.get(
+    "/api/health",
+    response_model=Health,
+    responses=responses(*COMMON),
+    summary="Is the server up; which site it serves",
+)
+async def health(ctx: ContextDep) -> dict[str, Any]:
+    # No database round trip: this answers discovery probes and load balancers.
+    return {
+        "status": "ok",
+        "api_version": API_VERSION,
+        "site_id": ctx.site.site_id,
+        "site_name": ctx.site.site_name,
+        "modules": list(ctx.site.modules),
+    }
 
-    return r
+
+@router.get(
+    "/api/sync/status",
+    response_model=SyncStatus,
+    responses=responses(*AUTHED),
+    summary="State of the sync agent (not configured when there is none)",
+)
+def sync_status(_: CurrentActor, ctx: ContextDep) -> dict[str, Any]:
+    if ctx.sync_status is None:
+        return {"state": "not configured"}
+    status = dict(ctx.sync_status())
+    status.setdefault("state", "unknown")
+    return status

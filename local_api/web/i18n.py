@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 LANGUAGES = ("es", "en")
-DEFAULT = "es"  # the users' own default (core.schemas.people)
+DEFAULT = "es"  # the users' own default (core.identity.schemas)
 _DIR = Path(__file__).parent / "i18n"
 
 
@@ -43,3 +43,23 @@ def pick_language(cookie: str | None, accept_language: str | None) -> str:
         if q > 0 and (best is None or q > best[0]):
             best = (q, primary)
     return best[1] if best else DEFAULT
+
+
+@cache
+def zone_cities(lang: str) -> bytes:
+    """{"Europe/Lisbon": "Lisboa", ...}: each time zone as the city people know it, in
+    ``lang`` (Babel's CLDR names), so a page says "20:00 (hora de Lisboa)"."""
+    import zoneinfo
+
+    from babel.dates import get_timezone, get_timezone_location
+
+    out = {}
+    for tz in sorted(zoneinfo.available_timezones()):
+        if "/" not in tz or tz.startswith(("Etc/", "SystemV/", "US/")):
+            continue
+        try:
+            city = get_timezone_location(get_timezone(tz), lang, return_city=True)
+        except (LookupError, ValueError):
+            continue
+        out[tz] = city.split("/")[-1]
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()

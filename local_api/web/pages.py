@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -12,12 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from local_api.web.i18n import LANGUAGES, pick_language, strings
+from apikit import assets
+from local_api.web.i18n import LANGUAGES, pick_language, strings, zone_cities
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 LANG_COOKIE = "structura_lang"
-# Seconds without a touch before a shared tablet drops the login (issue 4).
+# Seconds without a touch before a shared tablet drops the login: a tablet left on the
+# bench must not go on acting as the last person who used it.
 IDLE_SECONDS = 120
 
 
@@ -59,9 +63,37 @@ def _env() -> Environment:
     )
 
 
+_IMPORT = re.compile(r"""(?:^|;|\n)\s*(?:import|export)\s[^"';]*?from\s*["'](\.{1,2}/[^"']+)["']""")
+
+
+@cache
+def module_graph(page: str) -> tuple[str, ...]:
+    """Every module a page's script imports, directly or not (paths under js/), so the
+    shell can ask for them all at once (modulepreload) instead of one import level per
+    round trip: on a 150 ms shop-floor link that waterfall is most of the load time."""
+    root = STATIC / "js"
+    start = root / "pages" / f"{page}.js"
+    if not start.is_file():
+        return ()
+    seen: list[str] = []
+    todo = [start]
+    while todo:
+        current = todo.pop()
+        for rel in _IMPORT.findall(current.read_text(encoding="utf-8")):
+            target = (current.parent / rel).resolve()
+            if not target.is_relative_to(root.resolve()) or not target.is_file():
+                continue
+            name = target.relative_to(root.resolve()).as_posix()
+            if name not in seen:
+                seen.append(name)
+                todo.append(target)
+    return tuple(sorted(seen))
+
+
 def _asset_version() -> str:
     """Changes whenever a static file changes, so browsers pick up new scripts."""
-    newest = max((p.stat().st_mtime_ns for p in STATIC.rglob("*") if p.is_file()), default=0)
+    files = [*(p for p in STATIC.rglob("*") if p.is_file()), *assets.SHARED.values()]
+    newest = max((p.stat().st_mtime_ns for p in files), default=0)
     return format(newest, "x")[-8:]
 
 
@@ -99,6 +131,7 @@ def build_router(context: Any) -> APIRouter:
                 site_name=site_name,
                 idle_seconds=IDLE_SECONDS,
                 v=version,
+                preload=module_graph(page),
                 **extra,
             )
         )
@@ -123,14 +156,46 @@ def build_router(context: Any) -> APIRouter:
     def login(request: Request) -> Response:
         return render(request, "login.html", "login")
 
+    @router.get("/app/display", response_class=HTMLResponse)
+    def display(request: Request) -> Response:
+        # A board screen: no login (its key is in the link's fragment), no idle logout.
+        return render(request, "display.html", "display")
+
     @router.get("/app/shows/{show_id}", response_class=HTMLResponse)
     def settlement(request: Request, show_id: str) -> Response:
         # show_id is only echoed into a data attribute (autoescaped); the script fetches.
         return render(request, "settlement.html", "settlement", show_id=show_id)
 
+    @router.get("/app/zones/{lang}.json")
+    def zones(lang: str, v: str | None = None) -> Response:
+        if lang not in LANGUAGES:
+            return Response("not found", status_code=404, media_type="text/plain")
+        return Response(
+            zone_cities(lang),
+            media_type="application/json",
+            headers={
+                "Cache-Control": "public, max-age=31536000, immutable"
+                if v == version
+                else "no-cache"
+            },
+        )
+
+    @router.get("/app/sw.js")
+    def service_worker() -> Response:
+        # Served from /app/ so that its scope covers every page; never cached by HTTP
+        # (the browser checks it for a new version on each visit anyway).
+        return Response(
+            _service_worker(version),
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )
+
     @router.get("/app/static/{path:path}")
-    def static(path: str) -> Response:
-        return _static_file(path)
+    def static(path: str, v: str | None = None) -> Response:
+        # A URL with this build's version names one file's content for good: browsers
+        # keep it a year without asking. Any other URL is revalidated (ETag, 304).
+        forever = v == version
+        return _static_file(path, forever)
 
     @router.get("/app/{name}", response_class=HTMLResponse)
     def page(request: Request, name: str) -> Response:
@@ -141,21 +206,37 @@ def build_router(context: Any) -> APIRouter:
     return router
 
 
+@cache
+def _service_worker(version: str) -> str:
+    # The URLs the pages really ask for: the shell names its stylesheet, icon and page
+    # script with ?v=, and the modules those import are named without it.
+    urls = []
+    for p in sorted(STATIC.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(STATIC).as_posix()
+        imported = rel.startswith("js/") and not rel.startswith("js/pages/")
+        urls.append(f"/app/static/{rel}" + ("" if imported else f"?v={version}"))
+    urls += [f"/app/static/{rel}?v={version}" for rel in assets.SHARED]
+    urls += [f"/app/zones/{lang}.json?v={version}" for lang in LANGUAGES]
+    text = (HERE / "sw" / "sw.js").read_text(encoding="utf-8")
+    return text.replace('"__VERSION__"', json.dumps(version)).replace(
+        "__ASSETS__", json.dumps(urls)
+    )
+
+
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
           ".png": "image/png", ".json": "application/json"}  # fmt: skip
 
 
-def _static_file(path: str) -> Response:
-    """A file under static/, or 404. Resolving and checking the parent keeps ``..`` and
-    symlinks from reaching anything else."""
-    target = (STATIC / path).resolve()
-    if not target.is_relative_to(STATIC.resolve()) or not target.is_file():
+def _static_file(path: str, forever: bool = False) -> Response:
+    """A file under static/ (or shared, apikit.assets), or 404."""
+    target = assets.resolve(STATIC, path)
+    if target is None:
         return Response("not found", status_code=404, media_type="text/plain")
     media = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
     return FileResponse(
         target,
         media_type=media or "application/octet-stream",
-        # Asset URLs carry ?v=<version>, so browsers may keep them, but revalidate
-        # cheaply (ETag) in case someone loads one without the version.
-        headers={"Cache-Control": "no-cache"},
+        headers={"Cache-Control": "public, max-age=31536000, immutable" if forever else "no-cache"},
     )

@@ -50,13 +50,28 @@ export function deviceId() {
   return id;
 }
 
+// A paired browser (POST /api/devices/pair with the office's one-time code) proves its
+// key at every login, so guesses made elsewhere never lock it out.
+const DEVICE_KEY = DEVICE + ".key";
+export function deviceKey() { return localStorage.getItem(DEVICE_KEY); }
+export async function pairDevice(code) {
+  const res = await send("/api/devices/pair", { method: "POST", body: { code }, auth: false });
+  const out = await res.json();
+  if (!res.ok) throw new ApiError("http", { status: res.status, problem: out });
+  localStorage.setItem(DEVICE, out.device_id);
+  localStorage.setItem(DEVICE_KEY, out.device_key);
+  return out;
+}
+
 // Listeners for cross-cutting states (offline banner, session expired).
-const listeners = { offline: [], online: [], expired: [] };
+const listeners = { offline: [], online: [], expired: [], stale: [] };
 export function on(event, fn) { listeners[event].push(fn); }
 function emit(event, arg) { for (const fn of listeners[event]) fn(arg); }
 
 async function send(path, { method = "GET", body, headers = {}, auth = true } = {}) {
   const h = { Accept: "application/json", "X-Device-Id": deviceId(), ...headers };
+  const key = deviceKey();
+  if (key) h["X-Device-Key"] = key;
   if (body !== undefined) h["Content-Type"] = "application/json";
   const token = accessToken();
   if (auth && token) h.Authorization = "Bearer " + token;
@@ -64,14 +79,17 @@ async function send(path, { method = "GET", body, headers = {}, auth = true } = 
   try {
     res = await fetch(path, {
       method, headers: h, body: body === undefined ? undefined : JSON.stringify(body),
-      cache: "no-store", credentials: "omit",
+      cache: "no-cache", credentials: "omit", // revalidate (ETag -> 304), never blindly reuse
     });
   } catch (err) {
     // fetch only rejects when the request never got an answer: no network or server.
     emit("offline");
     throw new ApiError("offline", { message: String(err) });
   }
-  emit("online");
+  // An answer the service worker kept from before: the server is away, the data old.
+  const stale = res.headers.get("x-structura-stale");
+  if (stale) emit("stale", stale);
+  else emit("online");
   return res;
 }
 
@@ -108,8 +126,11 @@ export async function refreshNow() {
 }
 
 /** Call the API. Resolves with the parsed body; rejects with an ApiError. */
-export async function api(path, { method = "GET", body, version, auth = true } = {}) {
-  const headers = {};
+export async function api(path, { method = "GET", body, version, auth = true, opId,
+  headers: extra = {} } = {}) {
+  const headers = { ...extra };
+  // The operation's own id: the site answers a repeat with the first answer.
+  if (opId) headers["Idempotency-Key"] = opId;
   if (version !== undefined && version !== null) headers["If-Match"] = String(version);
   let res = await send(path, { method, body, headers, auth });
   if (res.status === 401 && auth) {
@@ -147,4 +168,86 @@ export async function listAll(entity, params = {}, max = 1000) {
     cursor = Array.isArray(page) ? null : page.next_cursor;
   } while (cursor && rows.length < max);
   return rows;
+}
+
+// ---------------------------------------------------------------- files
+
+function headersFor(extra = {}) {
+  const h = { Accept: "application/json", "X-Device-Id": deviceId(), ...extra };
+  const key = deviceKey();
+  if (key) h["X-Device-Key"] = key;
+  const token = accessToken();
+  if (token) h.Authorization = "Bearer " + token;
+  return h;
+}
+
+// fetch has no upload progress; XMLHttpRequest does. Resolves {status, body, retryAfter}
+// for any answer, rejects only when no answer came (no network, no server).
+function xhrPost(path, form, headers, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+    if (onProgress) {
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
+    }
+    xhr.onload = () => {
+      let body = null;
+      try { body = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch { body = null; }
+      resolve({ status: xhr.status, body, retryAfter: xhr.getResponseHeader("retry-after") });
+    };
+    xhr.onerror = () => reject(new Error("network"));
+    xhr.onabort = () => reject(new Error("aborted"));
+    xhr.send(form);
+  });
+}
+
+/** POST multipart/form-data with upload progress (onProgress(loaded, total)). Same
+ *  errors as api(): offline, expired (after one refresh), http with the problem. */
+export async function upload(path, form, { opId, onProgress } = {}) {
+  const extra = opId ? { "Idempotency-Key": opId } : {};
+  const post = async () => {
+    try { return await xhrPost(path, form, headersFor(extra), onProgress); }
+    catch (err) { emit("offline"); throw new ApiError("offline", { message: String(err) }); }
+  };
+  let res = await post();
+  if (res.status === 0) { emit("offline"); throw new ApiError("offline", { message: "no answer" }); }
+  emit("online");
+  if (res.status === 401) {
+    let ok = false;
+    try { ok = await refresh(); } catch (err) { if (err instanceof ApiError) throw err; }
+    if (!ok) {
+      dropTokens();
+      const error = new ApiError("expired", { status: 401, problem: res.body });
+      emit("expired", error);
+      throw error;
+    }
+    res = await post();
+  }
+  if (res.status < 200 || res.status >= 300) {
+    const problem = res.body && typeof res.body === "object" ? res.body : {};
+    if (problem.retry_after == null && res.retryAfter) problem.retry_after = Number(res.retryAfter);
+    throw new ApiError("http", { status: res.status, problem });
+  }
+  return res.body;
+}
+
+/** GET a file's bytes as a Blob (with the login, which an <img src> could not send). */
+export async function fetchBlob(path) {
+  const go = async () => {
+    try {
+      return await fetch(path, { headers: headersFor(), cache: "no-cache", credentials: "omit" });
+    } catch (err) {
+      emit("offline");
+      throw new ApiError("offline", { message: String(err) });
+    }
+  };
+  let res = await go();
+  if (res.status === 401 && (await refresh().catch(() => false))) res = await go();
+  if (!res.ok) {
+    const problem = await parse(res);
+    throw new ApiError(res.status === 401 ? "expired" : "http", { status: res.status,
+      problem: problem && typeof problem === "object" ? problem : {} });
+  }
+  return await res.blob();
 }

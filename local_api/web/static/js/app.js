@@ -2,9 +2,10 @@
 // menu for the user's role, logout, the idle timeout, and one way to explain errors.
 
 import { api, ApiError, dropTokens, on, session } from "./api.js";
-import { t } from "./i18n.js";
+import { problemText, t } from "./i18n.js";
 import { $, $$ } from "./dom.js";
 import { clearAllDrafts, setOffline, showErrors, toast } from "./ui.js";
+import { onQueue, pending, perform, startQueue } from "./queue.js";
 
 export const LANG_COOKIE = "structura_lang";
 
@@ -28,8 +29,12 @@ export function goLogin(reason) {
 export async function logout(reason) {
   const refresh = sessionStorage.getItem("structura.refresh");
   const token = sessionStorage.getItem("structura.access");
+  // An idle logout keeps the user's drafts (theirs alone, see ui.js); logging out on
+  // purpose drops them. The kept API reads go either way: the next person must not see
+  // this one's data, not even offline.
+  if (reason !== "idle") clearAllDrafts();
+  forgetData();
   dropTokens();
-  clearAllDrafts();
   if (token) {
     try {
       await fetch("/api/auth/logout", {
@@ -40,6 +45,20 @@ export async function logout(reason) {
     } catch { /* offline: the tokens are gone from this tab anyway */ }
   }
   location.assign("/app/login" + (reason ? "?reason=" + reason : ""));
+}
+
+/** Drop the API reads the service worker kept (at every login and logout). */
+export function forgetData() {
+  if (window.caches) caches.delete("structura-data").catch(() => null);
+}
+
+function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).then(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    // This page was loaded before the worker ran: ask it to keep this page too.
+    if (reg.active) reg.active.postMessage({ type: "keep-page", path: location.pathname });
+  }).catch((err) => console.warn("service worker not registered", err));
 }
 
 function idleSeconds() {
@@ -76,11 +95,38 @@ function setupLanguageSwitch() {
 }
 
 function setupOffline() {
-  setOffline(!navigator.onLine);
+  if (!navigator.onLine) setOffline(true);
   window.addEventListener("offline", () => setOffline(true));
-  window.addEventListener("online", () => setOffline(false));
   on("offline", () => setOffline(true));
+  on("stale", (at) => setOffline(true, at));
   on("online", () => setOffline(false));
+}
+
+async function showPending() {
+  const badge = $("#pending");
+  if (!badge) return;
+  const ops = await pending();
+  badge.hidden = ops.length === 0;
+  badge.textContent = t("queue.pending", { count: ops.length });
+  document.dispatchEvent(new CustomEvent("structura:pending", { detail: ops }));
+}
+
+function setupQueue() {
+  onQueue((event) => {
+    if (event.type === "sent") toast(t("queue.sent", { what: opText(event.op) }));
+    if (event.type === "refused") {
+      explain(event.error, { what: t("queue.refused", { what: opText(event.op), why: "" }).trim() });
+    }
+    showPending();
+    if (event.type !== "changed") document.dispatchEvent(new CustomEvent("structura:saved"));
+  });
+  showPending();
+  startQueue();
+}
+
+/** An operation in words ("producción de Perfil C 150 (+5 m)"). */
+export function opText(op) {
+  return op.what ? t(op.what.key, op.what.params || {}) : op.path;
 }
 
 function showUser(user) {
@@ -94,6 +140,18 @@ function showUser(user) {
   }
 }
 
+/** Run a floor action through the queue: toast when sent, "kept" when the site is away,
+ *  explained when refused. Resolves true when it is sent or kept (the form may close). */
+export async function act(spec, { form = null, done = "" } = {}) {
+  let out;
+  try { out = await perform(spec); }
+  catch (err) { explain(err, { form }); return false; }
+  if (out.queued) toast(t("queue.queued", { what: opText(out.op) }), "warn");
+  else if (done) toast(done);
+  document.dispatchEvent(new CustomEvent("structura:saved"));
+  return true;
+}
+
 /** Explain a failed action. ``form`` (optional) gets the field errors and keeps its
  *  contents; the caller decides about conflicts before calling this. */
 export function explain(error, { form = null, what = "" } = {}) {
@@ -105,10 +163,13 @@ export function explain(error, { form = null, what = "" } = {}) {
     message = t("error.offline");
   } else if (error.kind === "expired") {
     message = t("error.expired");
+  } else if (problemText(error.problem)) {
+    // A coded refusal (a machine busy with another job, a job already completed): its
+    // own words and parameters, in this page's language.
+    message = problemText(error.problem);
   } else if (error.status === 409) {
-    // With the stored row: someone got there first. Without: a rule said no (a machine
-    // busy with another job, a job already completed).
-    message = t(error.current ? "error.conflict" : "error.not_now", { detail: error.message });
+    // With the stored row: someone got there first. Without: a rule said no.
+    message = t(error.current ? "error.conflict" : "error.not_now");
   } else if (error.status === 403) {
     message = t("error.forbidden");
   } else if (error.status === 404) {
@@ -135,13 +196,15 @@ export function explain(error, { form = null, what = "" } = {}) {
 export async function boot({ needLogin = true } = {}) {
   setupLanguageSwitch();
   setupOffline();
-  if (!needLogin) return null;
+  if (!needLogin) { registerWorker(); return null; }
   const user = session();
   if (!user) {
     goLogin();
     return new Promise(() => {}); // navigating away; nothing else runs
   }
   showUser(user);
+  registerWorker();
+  setupQueue();
   startIdleTimer();
   on("expired", () => {
     toast(t("error.expired"), "error");

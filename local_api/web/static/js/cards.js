@@ -8,6 +8,12 @@ export function statusBadge(status) {
     text: t("machine." + status) });
 }
 
+/** How people name a job: its document number (VLC-OT-0042) and title. */
+export function jobName(job) {
+  const number = job.doc_number || job.number;
+  return number ? `${number} · ${job.title}` : job.title;
+}
+
 export function jobBadge(status) {
   return h("span", { class: `badge job-${String(status || "").toLowerCase()}`,
     text: t("job." + status) });

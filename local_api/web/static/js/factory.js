@@ -1,60 +1,80 @@
 // Shop-floor actions shared by the board and the operator's queue: start, pause,
-// report/complete with quantities, downtime, machine status. Every action ends in a
-// visible result: a toast, field errors in the still-filled form, or the conflict
-// chooser.
+// production reports, closing a job (short with a reason and a confirmation), stops
+// started and ended, machine status. Every action goes through the queue (queue.js):
+// sent at once when the site answers, kept on the device and sent later when it does
+// not. Reports are increments, so two people reporting on one job add up: no version,
+// no conflict dialog for quantities.
 
-import { api, ApiError } from "./api.js";
-import { explain } from "./app.js";
+import { act } from "./app.js";
 import { $ } from "./dom.js";
-import { num, t } from "./i18n.js";
-import {
-  busy, chooseConflict, clearDraft, clearErrors, keepDraft, openDialog, restoreDraft, toast,
-} from "./ui.js";
+import { label, num, relative, t } from "./i18n.js";
+import { busy, clearDraft, clearErrors, keepDraft, openDialog, restoreDraft } from "./ui.js";
 
 let onSaved = () => {};
 
-/** Called after any successful action (the page reloads what it shows). */
-export function afterSave(fn) { onSaved = fn; }
+/** Called after any action (the page reloads what it shows). */
+export function afterSave(fn) {
+  onSaved = fn;
+  document.addEventListener("structura:saved", () => onSaved());
+}
+
+const jobPath = (job, verb) => `/api/jobs/${encodeURIComponent(job.id)}/${verb}`;
+const jobName = (job) => {
+  const number = job.doc_number || job.number;
+  return number ? `${number} · ${job.title}` : job.title;
+};
 
 export async function startJob(job, button) {
-  await busy(button, async () => {
-    try {
-      await api(`/api/jobs/${encodeURIComponent(job.id)}/start`, { method: "POST" });
-      toast(t("jobs.started", { title: job.title }));
-      onSaved();
-    } catch (err) { explain(err); if (err.status === 409) onSaved(); }
-  });
+  await busy(button, () => act({
+    path: jobPath(job, "start"), scope: { job_id: job.id },
+    what: { key: "op.start", params: { title: jobName(job) } },
+  }, { done: t("jobs.started", { title: jobName(job) }) }));
 }
 
 export async function pauseJob(job, button) {
-  await busy(button, async () => {
-    try {
-      await api(`/api/jobs/${encodeURIComponent(job.id)}/pause`, { method: "POST" });
-      toast(t("jobs.paused", { title: job.title }));
-      onSaved();
-    } catch (err) { explain(err); if (err.status === 409) onSaved(); }
-  });
+  await busy(button, () => act({
+    path: jobPath(job, "pause"), scope: { job_id: job.id },
+    what: { key: "op.pause", params: { title: jobName(job) } },
+  }, { done: t("jobs.paused", { title: jobName(job) }) }));
+}
+
+/** Why a job cannot be started now (its machine runs another job or is stopped), or
+ *  null. ``m`` is the machine's card; ``stop`` its running stop, if any. */
+export function startBlocker(job, m, stop) {
+  if (!m) return null;
+  if (stop) return t("jobs.machine_stopped", { reason: label("reason.", stop.reason) });
+  const current = m.current_job_id || (m.current_job && m.current_job.id);
+  if (current && current !== job.id) {
+    const title = m.current_job ? jobName(m.current_job) : t("jobs.another_job");
+    return t("jobs.machine_busy_with", { title });
+  }
+  if (m.status === "ERROR" || m.status === "MAINTENANCE" || m.status === "OFFLINE") {
+    return t("jobs.machine_status", { status: label("machine.", m.status) });
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------- quantities
 
-let completeJob = null; // the job (with the version we saw) the dialog is about
+let reportJob = null; // the job the dialog is about
 
-export function openComplete(job) {
+export function openReport(job) {
   const dialog = $("#complete-dialog");
   const form = $("#complete-form");
-  completeJob = { ...job };
+  reportJob = { ...job };
   form.reset();
   clearErrors(form);
   form.dataset.draftKey = "job." + job.id;
   restoreDraft(form, "job." + job.id);
   $("#complete-job").textContent = t("jobs.so_far", {
-    title: job.title, produced: num(job.produced_qty, 3), quantity: num(job.quantity, 3),
+    title: jobName(job), produced: num(job.produced_qty, 3), quantity: num(job.quantity, 3),
     unit: job.unit || "",
   });
   for (const u of form.querySelectorAll("[data-unit]")) u.textContent = `(${job.unit || ""})`;
+  $("#short-reason-field").hidden = true;
   openDialog(dialog);
 }
+export const openComplete = openReport;
 
 function readQuantities(form) {
   const produced = form.elements.produced.value.trim();
@@ -62,61 +82,66 @@ function readQuantities(form) {
   return { produced: produced === "" ? "0" : produced, scrap };
 }
 
-async function submitQuantities(mode, form, button) {
-  const job = completeJob;
-  const values = readQuantities(form);
-  clearErrors(form);
-  if (mode === "progress" && Number(values.produced) <= 0) {
-    form.querySelector('[data-error-for="produced"]').textContent = t("jobs.need_produced");
-    form.elements.produced.focus();
-    return;
-  }
-  if (Number(values.scrap) > Number(values.produced)) {
-    form.querySelector('[data-error-for="scrap"]').textContent = t("jobs.scrap_over");
-    form.elements.scrap.focus();
-    return;
-  }
-  const path = `/api/jobs/${encodeURIComponent(job.id)}/${mode}`;
-  await busy(button, async () => {
-    try {
-      await api(path, { method: "POST", body: { ...values, version: job.version } });
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 409 && err.current) {
-        await resolveQuantityConflict(mode, form, job, values, err.current, button);
-        return;
-      }
-      explain(err, { form });
-      return;
-    }
-    clearDraft(form.dataset.draftKey);
-    $("#complete-dialog").close("saved");
-    toast(t(mode === "complete" ? "jobs.completed" : "jobs.progress_saved", { title: job.title }));
-    onSaved();
+function fieldError(form, name, text) {
+  form.querySelector(`[data-error-for="${name}"]`).textContent = text;
+  const input = form.elements.namedItem(name);
+  if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
+}
+
+/** Closing short (below the ordered quantity) needs a reason and a yes. */
+function confirmShort(job, total) {
+  const dialog = $("#confirm-dialog");
+  const quantity = Number(job.quantity) || 0;
+  const pct = quantity > 0 ? Math.floor((total / quantity) * 100) : 100;
+  $("#confirm-text").textContent = t("jobs.confirm_short", {
+    pct: num(pct, 0), produced: num(total, 3), quantity: num(quantity, 3), unit: job.unit || "",
+  });
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
+    dialog.returnValue = "";
+    openDialog(dialog);
   });
 }
 
-async function resolveQuantityConflict(mode, form, job, values, current, button) {
-  // Quantities are increments on top of what the job had: show what the others did to
-  // it since we looked, and what ours would make of it.
-  const unit = current.unit || job.unit || "";
-  const theirsTotal = Number(current.produced_qty);
-  const rows = [
-    { label: t("jobs.status"), theirs: t("job." + current.status), mine: t("job." + job.status) },
-    { label: t("jobs.produced_total"), theirs: `${num(theirsTotal, 3)} ${unit}`,
-      mine: `${num(Number(job.produced_qty) + Number(values.produced), 3)} ${unit}` },
-    { label: t("jobs.scrap_total"), theirs: `${num(current.scrap_qty, 3)} ${unit}`,
-      mine: `${num(Number(job.scrap_qty) + Number(values.scrap), 3)} ${unit}` },
-  ];
-  const choice = await chooseConflict(rows);
-  if (choice === "mine") {
-    // Ours goes on top of theirs now: same increments, their version.
-    completeJob = { ...job, ...current };
-    await submitQuantities(mode, form, button);
-  } else {
+async function submitQuantities(mode, form, button) {
+  const job = reportJob;
+  const values = readQuantities(form);
+  clearErrors(form);
+  if (mode === "progress" && !(Number(values.produced) > 0)) {
+    fieldError(form, "produced", t("jobs.need_produced"));
+    return;
+  }
+  if (Number(values.scrap) > Number(values.produced)) {
+    fieldError(form, "scrap", t("jobs.scrap_over"));
+    return;
+  }
+  const body = { ...values };
+  if (mode === "complete") {
+    const total = Number(job.produced_qty || 0) + Number(values.produced);
+    if (total < Number(job.quantity || 0)) {
+      const reasonField = $("#short-reason-field");
+      const reason = form.elements.short_close_reason.value.trim();
+      if (reasonField.hidden || !reason) {
+        reasonField.hidden = false;
+        fieldError(form, "short_close_reason", t("jobs.need_short_reason"));
+        return;
+      }
+      if (!(await confirmShort(job, total))) return;
+      body.reason = reason;
+    }
+  }
+  const qty = `${num(values.produced, 3)} ${job.unit || ""}`.trim();
+  const ok = await busy(button, () => act({
+    path: jobPath(job, mode), body, scope: { job_id: job.id },
+    what: mode === "complete" ? { key: "op.complete", params: { title: jobName(job) } }
+      : { key: "op.progress", params: { title: jobName(job), qty } },
+  }, {
+    form,
+    done: t(mode === "complete" ? "jobs.completed" : "jobs.progress_saved", { title: jobName(job) }),
+  }));
+  if (ok) {
     clearDraft(form.dataset.draftKey);
-    $("#complete-dialog").close("theirs");
-    toast(t("conflict.took_theirs"));
-    onSaved();
+    $("#complete-dialog").close("saved");
   }
 }
 
@@ -135,6 +160,19 @@ export function openDowntime(m) {
   openDialog($("#downtime-dialog"));
 }
 
+export async function endDowntime(m, stop, button) {
+  await busy(button, () => act({
+    path: `/api/machines/${encodeURIComponent(m.id)}/downtime/end`, scope: { machine_id: m.id },
+    what: { key: "op.downtime_end", params: { machine: m.name } },
+  }, { done: t("downtime.ended", { machine: m.name }) }));
+}
+
+/** The running stop in words: "Parada en curso: Avería, desde hace 5 minutos". */
+export function stopText(stop) {
+  return t("downtime.running", { reason: label("reason.", stop.reason),
+    when: relative(stop.started_at) });
+}
+
 export function openStatus(m) {
   machine = m;
   const form = $("#status-form");
@@ -142,7 +180,7 @@ export function openStatus(m) {
   clearErrors(form);
   form.dataset.draftKey = "status." + m.id;
   restoreDraft(form, form.dataset.draftKey);
-  $("#status-machine").textContent = `${m.name} · ${t("machine." + m.status)}`;
+  $("#status-machine").textContent = `${m.name} · ${label("machine.", m.status)}`;
   openDialog($("#status-dialog"));
 }
 
@@ -156,18 +194,14 @@ async function submitDowntime(event) {
     form.querySelector("input[name=reason]").focus();
     return;
   }
+  const m = machine;
   const body = { reason, planned: form.elements.planned.checked,
     notes: form.elements.notes.value.trim() || null };
-  await busy($("#downtime-submit"), async () => {
-    try {
-      await api(`/api/machines/${encodeURIComponent(machine.id)}/downtime`,
-        { method: "POST", body });
-    } catch (err) { explain(err, { form }); return; }
-    clearDraft(form.dataset.draftKey);
-    $("#downtime-dialog").close("saved");
-    toast(t("downtime.saved", { machine: machine.name, reason: t("reason." + reason) }));
-    onSaved();
-  });
+  const ok = await busy($("#downtime-submit"), () => act({
+    path: `/api/machines/${encodeURIComponent(m.id)}/downtime`, body, scope: { machine_id: m.id },
+    what: { key: "op.downtime", params: { machine: m.name } },
+  }, { form, done: t("downtime.saved", { machine: m.name, reason: t("reason." + reason) }) }));
+  if (ok) { clearDraft(form.dataset.draftKey); $("#downtime-dialog").close("saved"); }
 }
 
 async function submitStatus(event) {
@@ -180,17 +214,13 @@ async function submitStatus(event) {
     form.querySelector("input[name=status]").focus();
     return;
   }
+  const m = machine;
   const body = { status, note: form.elements.note.value.trim() || null };
-  await busy($("#status-submit"), async () => {
-    try {
-      await api(`/api/machines/${encodeURIComponent(machine.id)}/status`,
-        { method: "POST", body });
-    } catch (err) { explain(err, { form }); return; }
-    clearDraft(form.dataset.draftKey);
-    $("#status-dialog").close("saved");
-    toast(t("status.saved", { machine: machine.name, status: t("machine." + status) }));
-    onSaved();
-  });
+  const ok = await busy($("#status-submit"), () => act({
+    path: `/api/machines/${encodeURIComponent(m.id)}/status`, body, scope: { machine_id: m.id },
+    what: { key: "op.status", params: { machine: m.name } },
+  }, { form, done: t("status.saved", { machine: m.name, status: t("machine." + status) }) }));
+  if (ok) { clearDraft(form.dataset.draftKey); $("#status-dialog").close("saved"); }
 }
 
 /** Wire the dialogs once per page. */
@@ -200,8 +230,8 @@ export function setupFactoryDialogs() {
     keepDraft(complete, "job");
     complete.addEventListener("submit", (e) => {
       e.preventDefault();
-      const button = e.submitter || $("#complete-submit");
-      submitQuantities(button.value || "complete", complete, button);
+      const button = e.submitter || $("#complete-progress");
+      submitQuantities(button.value || "progress", complete, button);
     });
   }
   const downtime = $("#downtime-form");

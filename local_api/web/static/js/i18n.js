@@ -94,3 +94,69 @@ export function relative(iso) {
   if (abs < 86400) return rtf.format(Math.round(seconds / 3600), "hour");
   return rtf.format(Math.round(seconds / 86400), "day");
 }
+
+// ---------------------------------------------------------------- zones as places
+
+let zones = {};
+
+/** Load the city names of time zones in the page's language (Babel's, made by the
+ *  server once; cached like any static file). Pages that show zones await it first. */
+export async function loadZones() {
+  const v = document.body.dataset.v || "";
+  try {
+    const res = await fetch(`/app/zones/${lang()}.json?v=${v}`, { credentials: "omit" });
+    if (res.ok) zones = await res.json();
+  } catch { /* offline without a cached copy: the IANA city below */ }
+}
+
+/** "Europe/Lisbon" -> "Lisboa" (es) / "Lisbon" (en). */
+export function zoneName(tz) {
+  if (!tz) return "";
+  return zones[tz] || tz.split("/").pop().replace(/_/g, " ");
+}
+
+// ---------------------------------------------------------------- server problems
+
+// Parameters of a coded problem in words: enum values through their own tables,
+// numbers through Intl.
+const ENUM_PARAMS = { status: "job.", target: "job.", from: "job.", to: "job.",
+  reason: "reason.", machine_status: "machine.", kind: "alertkind." };
+
+function problemParams(params = {}) {
+  const out = {};
+  for (const [k, v] of Object.entries(params || {})) {
+    const prefix = ENUM_PARAMS[k];
+    if (prefix && typeof v === "string" && has(prefix + v)) out[k] = t(prefix + v);
+    else if (typeof v === "number" || (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v)
+      && !/(_id|number|job)$/.test(k))) out[k] = num(v, 3);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** The text of a server problem ({code, params}) in the page's language, or null when
+ *  the code is not one this page knows (the caller then says it by status). The server's
+ *  English ``detail`` is never shown. */
+export function problemText(problem) {
+  const code = problem && problem.code;
+  if (!code) return null;
+  if (has("problem." + code)) return t("problem." + code, problemParams(problem.params));
+  // Any other rule of the work (core.rules), with its parameters.
+  if (has("rule." + code)) return t("rule." + code, problemParams(problem.params));
+  return null;
+}
+
+/** One field error ({field, message, code?, params?}) in words. */
+export function fieldText(e) {
+  if (e.code && has("field." + e.code)) return t("field." + e.code, problemParams(e.params));
+  if (e.code && has("rule." + e.code)) return t("rule." + e.code, problemParams(e.params));
+  // A rule's field error may carry its code as the message.
+  if (e.message && has("rule." + e.message)) return t("rule." + e.message, problemParams(e.params));
+  const key = "field." + String(e.message || "").toLowerCase().trim().replace(/[^a-z0-9]+/g, "_");
+  return has(key) ? t(key) : t("field.invalid");
+}
+
+/** An enum value in words; an unknown value is shown as it is rather than as a key. */
+export function label(prefix, value) {
+  return has(prefix + value) ? t(prefix + value) : String(value ?? "–");
+}

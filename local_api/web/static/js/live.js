@@ -45,6 +45,8 @@ export function subscribe({ entities, onChange, onResync, onState = () => {} }) 
         await api("/api/auth/me"); // refreshes the token if that was the problem
       } catch (err) {
         if (err instanceof ApiError && err.kind === "expired") { stopped = true; return; }
+        // No answer at all: the site is away, say so (never "connecting" forever).
+        if (err instanceof ApiError && err.kind === "offline") onState("offline");
       }
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 30000);

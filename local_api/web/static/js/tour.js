@@ -4,7 +4,8 @@
 
 import { listAll } from "./api.js";
 import { h } from "./dom.js";
-import { dateTime, dayIn, t, time } from "./i18n.js";
+import { dateTime, dayIn, t, time, zoneName } from "./i18n.js";
+import { filesButton } from "./attach.js";
 
 export function isoDay(d) { return d.toISOString().slice(0, 10); }
 
@@ -42,10 +43,19 @@ export async function loadRange(first, last) {
 
 export function zoneNote(tz) {
   const mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  return tz && tz !== mine ? ` (${tz})` : "";
+  return tz && tz !== mine ? ` (${t("zone.time_in", { city: zoneName(tz) })})` : "";
 }
 
-export function travelItem(leg, { withDate = false } = {}) {
+/** The office's own clock for an instant (this device's), or "" when it reads the same. */
+export function officeTime(iso, tz) {
+  if (!tz || !iso) return "";
+  const here = time(iso);
+  if (here === time(iso, tz)) return "";
+  const shift = Math.round((Date.parse(dayIn(iso)) - Date.parse(dayIn(iso, tz))) / 86400000);
+  return here + (shift ? ` (${shift > 0 ? "+" : ""}${shift}d)` : "");
+}
+
+export function travelItem(leg, { withDate = false, files = true } = {}) {
   const departs = withDate ? dateTime(leg.departs_at, leg.departs_tz) : time(leg.departs_at, leg.departs_tz);
   const arrives = leg.arrives_at
     ? (withDate ? dateTime(leg.arrives_at, leg.arrives_tz) : time(leg.arrives_at, leg.arrives_tz))
@@ -61,5 +71,8 @@ export function travelItem(leg, { withDate = false } = {}) {
       leg.reference ? h("p", { class: "muted", text: t("travel.reference", { ref: leg.reference }) }) : null,
       leg.people && leg.people.length
         ? h("p", { class: "muted", text: t("travel.people", { people: leg.people.join(", ") }) }) : null,
-      leg.notes ? h("p", { class: "muted", text: leg.notes }) : null));
+      leg.notes ? h("p", { class: "muted", text: leg.notes }) : null),
+    // Boarding passes, tickets, the hotel booking: the leg's files.
+    files ? filesButton({ entity: "travel", id: leg.id,
+      title: `${t("travel." + leg.kind)} · ${leg.origin} → ${leg.destination}` }) : null);
 }

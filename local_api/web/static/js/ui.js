@@ -2,8 +2,9 @@
 // offline banner, field errors, dialogs, the conflict chooser, and drafts that keep
 // whatever was typed in sessionStorage until it is saved.
 
-import { t } from "./i18n.js";
+import { fieldText, t } from "./i18n.js";
 import { h, clear, $, $$ } from "./dom.js";
+import { session } from "./api.js";
 
 export function toast(message, kind = "ok", { timeout = 5000 } = {}) {
   const urgent = kind === "error" || kind === "warn";
@@ -22,10 +23,33 @@ export function toast(message, kind = "ok", { timeout = 5000 } = {}) {
 
 // ---------------------------------------------------------------- offline banner
 
-export function setOffline(offline) {
+const SINCE = "structura.offlineSince";
+
+function clock(iso) {
+  return new Intl.DateTimeFormat(document.documentElement.lang || "es",
+    { hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+}
+
+/** Offline (or back): the banner says since when the server is away and, when the page
+ *  shows kept data, how old it is. ``dataAt`` is when the oldest shown data was read. */
+export function setOffline(offline, dataAt = null) {
   const banner = document.getElementById("offline");
-  if (banner) banner.hidden = !offline;
   document.body.classList.toggle("is-offline", offline);
+  if (!offline) {
+    sessionStorage.removeItem(SINCE);
+    if (banner) { banner.hidden = true; delete banner.dataset.dataAt; }
+    return;
+  }
+  let since = sessionStorage.getItem(SINCE);
+  if (!since) { since = new Date().toISOString(); sessionStorage.setItem(SINCE, since); }
+  if (!banner) return;
+  if (dataAt && (!banner.dataset.dataAt || dataAt < banner.dataset.dataAt)) {
+    banner.dataset.dataAt = dataAt;
+  }
+  const at = banner.dataset.dataAt;
+  banner.textContent = at ? t("offline.banner", { since: clock(since), at: clock(at) })
+    : t("offline.banner_nodata", { since: clock(since) });
+  banner.hidden = false;
 }
 
 // ---------------------------------------------------------------- busy buttons
@@ -52,7 +76,7 @@ export function showErrors(form, error, fallback) {
     const name = String(e.field || "").split(".").pop();
     const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
     const input = form.elements.namedItem(name);
-    if (slot) { slot.textContent = e.message; placed = true; }
+    if (slot) { slot.textContent = fieldText(e); placed = true; }
     if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
   }
   const general = form.querySelector('[data-error-for="_form"]');
@@ -61,7 +85,10 @@ export function showErrors(form, error, fallback) {
 
 // ---------------------------------------------------------------- drafts
 
-const DRAFT = "structura.draft.";
+// Drafts are kept per user: after an idle logout the same person finds them again, the
+// next person on a shared tablet never sees them.
+const BASE = "structura.draft.";
+function prefix(user = session()) { return BASE + (user ? user.id : "-") + "."; }
 
 function formValues(form) {
   const values = {};
@@ -77,8 +104,8 @@ function formValues(form) {
 export function saveDraft(form, key) {
   const values = formValues(form);
   const empty = Object.values(values).every((v) => v === "" || v === false);
-  if (empty) sessionStorage.removeItem(DRAFT + key);
-  else sessionStorage.setItem(DRAFT + key, JSON.stringify(values));
+  if (empty) sessionStorage.removeItem(prefix() + key);
+  else sessionStorage.setItem(prefix() + key, JSON.stringify(values));
 }
 
 /** Keep the form's contents in sessionStorage as it is typed (survives a reload, a
@@ -91,7 +118,7 @@ export function keepDraft(form, key) {
 }
 
 export function restoreDraft(form, key) {
-  const raw = sessionStorage.getItem(DRAFT + key);
+  const raw = sessionStorage.getItem(prefix() + key);
   if (!raw) return false;
   let values;
   try { values = JSON.parse(raw); } catch { return false; }
@@ -104,13 +131,15 @@ export function restoreDraft(form, key) {
   return true;
 }
 
-export function hasDraft(key) { return sessionStorage.getItem(DRAFT + key) !== null; }
-export function clearDraft(key) { sessionStorage.removeItem(DRAFT + key); }
+export function hasDraft(key) { return sessionStorage.getItem(prefix() + key) !== null; }
+export function clearDraft(key) { sessionStorage.removeItem(prefix() + key); }
 
-export function clearAllDrafts() {
+/** Forget what this user typed (they logged out on purpose). */
+export function clearAllDrafts(user = session()) {
+  const mine = prefix(user);
   for (let i = sessionStorage.length - 1; i >= 0; i--) {
     const k = sessionStorage.key(i);
-    if (k && k.startsWith(DRAFT)) sessionStorage.removeItem(k);
+    if (k && k.startsWith(mine)) sessionStorage.removeItem(k);
   }
 }
 

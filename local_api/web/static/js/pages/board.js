@@ -1,54 +1,50 @@
-// The machine board: one card per machine, kept current by the live stream.
+// The machine board: trouble first, one card per machine, kept current by the live
+// stream. Floor roles get a stop start/end pair and the status dialog on each card; the
+// office can also make a read-only board screen (a wall TV) from here.
 
 import { api } from "../api.js";
 import { boot, explain } from "../app.js";
 import { $, clear, h } from "../dom.js";
-import { afterSave, openDowntime, openStatus, setupFactoryDialogs } from "../factory.js";
-import { applyMachineColor, progressBar, statusBadge } from "../cards.js";
-import { pct, relative, t } from "../i18n.js";
+import {
+  afterSave, endDowntime, openDowntime, openStatus, setupFactoryDialogs, stopText,
+} from "../factory.js";
+import { machineCard, sortByTrouble } from "../boardview.js";
+import { t } from "../i18n.js";
 import { debounce, subscribe } from "../live.js";
+import { openStops } from "../stops.js";
+import { busy } from "../ui.js";
+import { filesButton, setupFiles } from "../attach.js";
 
 const FLOOR = ["admin", "office", "operator"];
+const OFFICE = ["admin", "office"];
 let user = null;
 let loading = null;
 
-function card(m) {
-  const job = m.current_job;
-  const li = h("li", { class: "card machine", dataset: { machineId: m.id, status: m.status } });
-  applyMachineColor(li, m.color);
-  li.append(
-    h("div", { class: "card-head" },
-      h("h2", { class: "card-title", text: m.name }),
-      statusBadge(m.status)),
-    h("p", { class: "muted", text: [t("type." + m.type), m.status_since
-      ? t("board.since", { when: relative(m.status_since) }) : ""].filter(Boolean).join(" · ") }),
-  );
-  if (job) {
-    li.append(h("div", { class: "current-job" },
-      h("p", { class: "label", text: t("board.current") }),
-      h("p", { class: "job-title", text: job.title }),
-      progressBar(job)));
+// The server's board card names its open stop ``stop`` ({id, reason, since}).
+function stopOf(m) {
+  return m.stop ? { id: m.stop.id, reason: m.stop.reason, started_at: m.stop.since } : null;
+}
+
+function actions(m) {
+  if (!FLOOR.includes(user.role)) return [];
+  const row = h("div", { class: "actions actions-board" });
+  if (m.open_downtime) {
+    const end = h("button", { type: "button", class: "btn btn-ok", "data-action": "downtime-end" },
+      t("downtime.end"));
+    end.addEventListener("click", () => endDowntime(m, m.open_downtime, end));
+    row.append(end);
+    // Photos of the stop (what broke), from the tablet beside the machine.
+    if (m.open_downtime.id) {
+      row.append(filesButton({ entity: "downtimes", id: m.open_downtime.id,
+        title: `${m.name} · ${stopText(m.open_downtime)}` }));
+    }
   } else {
-    li.append(h("p", { class: "current-job none", text: t("board.no_job") }));
+    row.append(h("button", { type: "button", class: "btn btn-warn", "data-action": "downtime",
+      onclick: () => openDowntime(m) }, t("downtime.start")));
   }
-  const facts = h("dl", { class: "facts" },
-    h("div", {}, h("dt", { text: t("board.oee_today") }),
-      h("dd", { class: "oee", text: pct(m.oee_today) })),
-    h("div", {}, h("dt", { text: t("board.next") }),
-      h("dd", { text: m.next_job ? m.next_job.title : "–" })));
-  if (m.open_alerts) {
-    facts.append(h("div", { class: "has-alerts" }, h("dt", { text: t("nav.alerts") }),
-      h("dd", {}, h("a", { href: "/app/alerts", text: String(m.open_alerts) }))));
-  }
-  li.append(facts);
-  if (FLOOR.includes(user.role)) {
-    li.append(h("div", { class: "actions actions-secondary" },
-      h("button", { type: "button", class: "btn", onclick: () => openStatus(m) },
-        t("status.title")),
-      h("button", { type: "button", class: "btn btn-warn", onclick: () => openDowntime(m) },
-        t("downtime.title"))));
-  }
-  return li;
+  row.append(h("button", { type: "button", class: "btn", "data-action": "status",
+    onclick: () => openStatus(m) }, t("status.title")));
+  return [row];
 }
 
 async function load() {
@@ -57,9 +53,12 @@ async function load() {
   loading = { again: false };
   const list = $("#board");
   try {
-    const cards = await api("/api/board");
+    // The board and the open stops at once: one round trip, not two, on a slow link.
+    const [cards, stops] = await Promise.all([api("/api/board"), openStops()]);
+    const shown = sortByTrouble(cards.map((m) => ({ ...m,
+      open_downtime: m.open_downtime || stopOf(m) || stops.get(m.id) || null })));
     clear(list);
-    for (const m of cards) list.append(card(m));
+    for (const m of shown) list.append(machineCard(m, {}, ...actions(m)));
     $("#board-empty").hidden = cards.length > 0;
     list.removeAttribute("aria-busy");
     list.dataset.loadedAt = String(Date.now());
@@ -78,10 +77,33 @@ function liveState(state) {
   p.textContent = t("live." + state);
 }
 
+function setupScreens() {
+  const panel = $("#screens");
+  if (!panel || !OFFICE.includes(user.role)) return;
+  panel.hidden = false;
+  const form = $("#screen-form");
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const button = $("#screen-make");
+    busy(button, async () => {
+      try {
+        const out = await api("/api/display/screens", { method: "POST",
+          body: { name: form.elements.name.value.trim() || t("display.title") } });
+        const link = new URL(out.url, location.origin).href;
+        const result = clear($("#screen-link"));
+        result.append(h("p", { text: t("display.made", { days: 180 }) }),
+          h("a", { href: link, class: "screen-url", text: link }));
+      } catch (err) { explain(err, { form }); }
+    });
+  });
+}
+
 async function main() {
   user = await boot();
   setupFactoryDialogs();
-  afterSave(load);
+  setupFiles();
+  afterSave(debounce(load, 100));
+  setupScreens();
   await load();
   const reload = debounce(load, 80);
   subscribe({

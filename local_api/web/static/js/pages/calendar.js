@@ -3,7 +3,7 @@
 
 import { boot, explain } from "../app.js";
 import { $, clear, h } from "../dom.js";
-import { lang, t, time } from "../i18n.js";
+import { lang, loadZones, t, time } from "../i18n.js";
 import { addDays, loadRange, today } from "../tour.js";
 
 function monthBounds(ym) {
@@ -70,6 +70,7 @@ async function render(ym) {
 
 async function main() {
   await boot();
+  await loadZones();
   const asked = new URLSearchParams(location.search).get("month");
   let ym = asked && /^\d{4}-\d{2}$/.test(asked) ? asked : today().slice(0, 7);
   const go = (m) => { ym = m; history.replaceState(null, "", "?month=" + m); render(m); };

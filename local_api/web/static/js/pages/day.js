@@ -4,23 +4,30 @@
 import { session } from "../api.js";
 import { boot, explain } from "../app.js";
 import { $, clear, h } from "../dom.js";
-import { longDate, money, t, time } from "../i18n.js";
-import { addDays, loadRange, today, travelItem, zoneNote } from "../tour.js";
+import { loadZones, longDate, money, t, time } from "../i18n.js";
+import { addDays, loadRange, officeTime, today, travelItem, zoneNote } from "../tour.js";
+import { filesButton, setupFiles } from "../attach.js";
 
 const OFFICE = ["admin", "office"];
 
 function showBlock(show, user) {
+  const office = officeTime(show.starts_at, show.tz);
   const place = [show.venue, show.city, show.country].filter(Boolean).join(", ");
   const block = h("article", { class: "panel show", dataset: { showId: show.id } },
     h("h3", { class: "show-title", text: show.city + (show.venue ? " · " + show.venue : "") }),
     h("dl", { class: "facts" },
       h("div", {}, h("dt", { text: t("day.show_time") }),
-        h("dd", { class: "big", text: time(show.starts_at, show.tz) + zoneNote(show.tz) })),
+        h("dd", { class: "big show-time", text: time(show.starts_at, show.tz) + zoneNote(show.tz) })),
+      office ? h("div", {}, h("dt", { text: t("day.office_time") }),
+        h("dd", { class: "office-time", text: office })) : null,
       h("div", {}, h("dt", { text: t("day.venue") }), h("dd", { text: place })),
       h("div", {}, h("dt", { text: t("day.status") }),
         h("dd", {}, h("span", { class: "badge show-" + show.status, text: t("show." + show.status) }))),
       show.tour ? h("div", {}, h("dt", { text: t("day.tour") }), h("dd", { text: show.tour })) : null),
-    show.notes ? h("p", { class: "notes", text: show.notes }) : null);
+    show.notes ? h("p", { class: "notes", text: show.notes }) : null,
+    // The rider, the contract, the venue's plan: the show's files, for the crew too.
+    h("p", {}, filesButton({ entity: "shows", id: show.id,
+      title: show.city + (show.venue ? " · " + show.venue : "") })));
   if (OFFICE.includes(user.role)) {
     block.append(h("p", {}, h("a", { class: "btn", href: `/app/shows/${encodeURIComponent(show.id)}` },
       t("settlement.open", { fee: money(show.fee, show.currency) }))));
@@ -61,6 +68,8 @@ async function render(day) {
 
 async function main() {
   await boot();
+  setupFiles();
+  await loadZones();
   const params = new URLSearchParams(location.search);
   const asked = params.get("date");
   let day = asked && /^\d{4}-\d{2}-\d{2}$/.test(asked) ? asked : today();

@@ -1,6 +1,6 @@
 // PIN login: pick yourself from the list, type the PIN on the keypad (or keyboard).
 
-import { api, ApiError, saveTokens, session } from "../api.js";
+import { api, ApiError, pairDevice, saveTokens, session } from "../api.js";
 import { boot, setLanguage } from "../app.js";
 import { h, clear, $ } from "../dom.js";
 import { t } from "../i18n.js";
@@ -52,7 +52,21 @@ function touchKeypad() {
   keypadTimer = setTimeout(showList, KEYPAD_IDLE_MS);
 }
 
+// The pairing QR code on the office screen carries a one-time code in the fragment
+// (never sent to the server by the browser): exchange it once for this device's key.
+async function pairFromLink() {
+  const code = new URLSearchParams(location.hash.slice(1)).get("code");
+  if (!code) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  try {
+    await pairDevice(code);
+  } catch (err) {
+    console.warn("pairing failed", err);
+  }
+}
+
 async function loadUsers() {
+  await pairFromLink();
   const list = $("#user-list");
   let users;
   try {
@@ -91,7 +105,7 @@ async function submitPin(event) {
   const input = $("#pin-input");
   const error = $("#pin-error");
   const pin = input.value.trim();
-  if (!/^[0-9]{4,8}$/.test(pin)) {
+  if (!/^[0-9]{4,12}$/.test(pin)) {
     error.textContent = t("auth.pin_format");
     input.focus();
     return;
@@ -103,6 +117,8 @@ async function submitPin(event) {
       method: "POST", body: { user_id: chosen.id, pin }, auth: false,
     });
     saveTokens(out);
+    // Whatever the last person's pages read stays theirs.
+    if (window.caches) await caches.delete("structura-data").catch(() => null);
     setLanguage((out.user && out.user.language) || chosen.language);
     location.assign(next);
   } catch (err) {
@@ -120,9 +136,37 @@ async function submitPin(event) {
   }
 }
 
+async function submitPassword(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const error = $("#password-error");
+  const email = form.elements.email.value.trim();
+  const password = form.elements.password.value;
+  error.textContent = "";
+  if (!email || !password) { error.textContent = t("auth.need_email_password"); return; }
+  const button = $("#password-submit");
+  button.disabled = true;
+  try {
+    const out = await api("/api/auth/login", { method: "POST", body: { email, password }, auth: false });
+    saveTokens(out);
+    if (window.caches) await caches.delete("structura-data").catch(() => null);
+    if (out.user && out.user.language) setLanguage(out.user.language);
+    location.assign(params.get("next") ? next : "/app/board");
+  } catch (err) {
+    form.elements.password.value = "";
+    if (!(err instanceof ApiError)) throw err;
+    if (err.kind === "offline") error.textContent = t("error.offline");
+    else if (err.status === 401) error.textContent = t("auth.wrong_password");
+    else if (err.status === 429 || err.status === 423) error.textContent = lockMessage(err.retryAfter);
+    else error.textContent = t("error.invalid");
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function press(digit) {
   const input = $("#pin-input");
-  if (input.value.length < 8) input.value += digit;
+  if (input.value.length < 12) input.value += digit;
   $("#pin-error").textContent = "";
   touchKeypad();
 }
@@ -131,7 +175,7 @@ function setupKeypad() {
   $("#pin-form").addEventListener("submit", submitPin);
   $("#pin-cancel").addEventListener("click", showList);
   $("#pin-input").addEventListener("input", (e) => {
-    e.target.value = e.target.value.replace(/[^0-9]/g, "").slice(0, 8);
+    e.target.value = e.target.value.replace(/[^0-9]/g, "").slice(0, 12);
     touchKeypad();
   });
   for (const key of document.querySelectorAll(".keypad .key")) {
@@ -161,6 +205,7 @@ async function main() {
   else if (reason === "logout") notice(t("auth.logged_out"));
   if (session() && !reason) { location.assign(next); return; }
   setupKeypad();
+  $("#password-form").addEventListener("submit", submitPassword);
   await loadUsers();
 }
 

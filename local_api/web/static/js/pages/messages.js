@@ -1,8 +1,8 @@
 // Messages between users: send one, read yours, mark them read. The compose form keeps
 // its draft in sessionStorage, so a failed send (offline, session expired) loses nothing.
 
-import { api, listAll, session } from "../api.js";
-import { boot, explain } from "../app.js";
+import { listAll, session } from "../api.js";
+import { act, boot, explain } from "../app.js";
 import { $, clear, h } from "../dom.js";
 import { dateTime, t } from "../i18n.js";
 import { debounce, subscribe } from "../live.js";
@@ -27,13 +27,10 @@ function item(msg) {
   if (unread) {
     const b = h("button", { type: "button", class: "btn", "data-action": "read" },
       t("messages.mark_read"));
-    b.addEventListener("click", () => busy(b, async () => {
-      try {
-        await api(`/api/messages/${encodeURIComponent(msg.id)}/read`, { method: "POST" });
-        toast(t("messages.marked_read"));
-        load();
-      } catch (err) { explain(err); }
-    }));
+    // Through the queue like every floor action: kept on the device while offline.
+    b.addEventListener("click", () => busy(b, () => act({
+      path: `/api/messages/${encodeURIComponent(msg.id)}/read`, what: { key: "op.read" },
+    }, { done: t("messages.marked_read") })));
     li.append(b);
   }
   return li;
@@ -69,19 +66,20 @@ async function send(event) {
   const body = form.elements.body.value.trim();
   if (!to) { form.querySelector('[data-error-for="to_user_id"]').textContent = t("messages.need_to"); form.elements.to_user_id.focus(); return; }
   if (!body) { form.querySelector('[data-error-for="body"]').textContent = t("messages.need_body"); form.elements.body.focus(); return; }
+  const name = (users.get(to) || {}).name || "";
   await busy($("#message-send"), async () => {
-    try {
-      await api("/api/messages", { method: "POST", body: { to_user_id: to, body } });
-    } catch (err) { explain(err, { form }); return; }
+    const ok = await act({ path: "/api/messages", body: { to_user_id: to, body },
+      what: { key: "op.message", params: { name } } },
+    { form, done: t("messages.sent", { name }) });
+    if (!ok) return;
     clearDraft(DRAFT);
     form.elements.body.value = "";
     form.classList.remove("has-error");
-    toast(t("messages.sent", { name: (users.get(to) || {}).name || "" }));
-    load();
   });
 }
 
 async function main() {
+  document.addEventListener("structura:saved", () => load());
   await boot();
   me = session();
   const form = $("#message-form");

@@ -3,11 +3,12 @@
 import { listAll } from "../api.js";
 import { boot, explain } from "../app.js";
 import { $, clear, h } from "../dom.js";
-import { dateTime, money, t } from "../i18n.js";
+import { dateTime, loadZones, money, t } from "../i18n.js";
 import { zoneNote } from "../tour.js";
 
 async function main() {
   await boot();
+  await loadZones();
   const list = $("#shows");
   try {
     const rows = await listAll("shows", { sort: "starts_at" });
@@ -16,7 +17,9 @@ async function main() {
       list.append(h("li", { class: "row", dataset: { showId: s.id } },
         h("div", { class: "row-main" },
           h("p", { class: "row-title", text: `${s.city}${s.venue ? " · " + s.venue : ""}` }),
-          h("p", { class: "muted", text: `${dateTime(s.starts_at, s.tz)}${zoneNote(s.tz)} · ${money(s.fee, s.currency)}` }),
+          h("p", { class: "muted" },
+            h("span", { class: "show-when", text: `${dateTime(s.starts_at, s.tz)}${zoneNote(s.tz)}` }),
+            ` · ${money(s.fee, s.currency)}`),
           h("span", { class: "badge show-" + s.status, text: t("show." + s.status) })),
         h("a", { class: "btn", href: `/app/shows/${encodeURIComponent(s.id)}` }, t("settlement.title"))));
     }

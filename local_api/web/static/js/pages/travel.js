@@ -3,8 +3,9 @@
 import { listAll } from "../api.js";
 import { boot, explain } from "../app.js";
 import { $, clear } from "../dom.js";
-import { t } from "../i18n.js";
+import { loadZones, t } from "../i18n.js";
 import { travelItem } from "../tour.js";
+import { setupFiles } from "../attach.js";
 
 async function load() {
   const list = $("#travel");
@@ -23,6 +24,8 @@ async function load() {
 
 async function main() {
   await boot();
+  setupFiles();
+  await loadZones();
   $("#travel-past").addEventListener("change", load);
   await load();
 }
