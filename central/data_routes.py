@@ -4,7 +4,7 @@ One generic path for every registry entity (registered once per entity, as the l
 API does, so the OpenAPI document names each entity's own models):
 ``/api/orgs/{org_id}/{entity}`` list (same filters, search, sort, offset and cursor as
 ``/api/{entity}`` on a site) and ``/{id}`` get, PATCH and DELETE. Reads use
-``core.services.queries``; writes go through the one write path on the central store,
+``core.queries``; writes go through the one write path on the central store,
 so the FeedRecorder puts them in the organisation's change feed and the sites pull them
 like any other change. Plus ``/api/orgs/{org_id}/sync-state``.
 
@@ -15,28 +15,23 @@ which name models made per entity.)
 """
 
 from datetime import datetime
-from typing import Annotated, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from central import enroll as svc
-from central.context import CentralContext
-from central.feed import feed_head
-from core.errors import Forbidden, Unauthenticated
-from core.models import ConflictRecord, Device, Organisation
-from core.registry import EntitySpec, registry
-from core.services import queries, writes
-from core.services.writes import Actor
-from local_api.problems import AUTHED, responses
-from local_api.routes.entities import (
+from apikit.problems import AUTHED, responses
+from apikit.rows import (
     FILTER_HELP,
     RESERVED,
+    IdPath,
+    IfMatch,
     ListQuery,
-    RefIdPath,
     entity_models,
+    etag,
+    filter_params,
     filters_from,
     json_response,
     list_query,
@@ -45,9 +40,18 @@ from local_api.routes.entities import (
     parse_version,
     write_tx,
 )
+from apikit.security import request_origin
+from central import enroll as svc
+from central.deps import AdminId, CentralDep
+from central.feed import feed_head
+from core import queries, writes
+from core.errors import Forbidden
+from core.fields import ID_CONSTRAINTS
+from core.models import ConflictRecord, Device, Organisation
+from core.registry import EntitySpec, registry
+from core.writes import Actor
 
-bearer = HTTPBearer(auto_error=False, description="Central admin token from /api/admin/login")
-OrgPath = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+OrgPath = Annotated[str, Path(**ID_CONSTRAINTS)]
 # No CSV export here: "format" is an ordinary (unknown) filter, refused as such.
 LIST_PARAMS = RESERVED - {"format"}
 
@@ -72,52 +76,43 @@ class SyncState(BaseModel):
     devices: list[DeviceState]
 
 
-def router(ctx: CentralContext) -> APIRouter:
-    store = ctx.store
-    r = APIRouter()
-
-    def admin_id(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> str:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthenticated("central admin bearer token required")
-        # The admin key's issuer differs from the device key's: a device token fails here.
-        claims = svc.decode_token(ctx.admin_key, credentials.credentials, "admin")
-        with store.read() as s:
-            return svc.admin_for_request(s, claims["sub"]).id
-
-    Admin = Annotated[str, Depends(admin_id)]
-
-    @r.get(
+def build_router() -> APIRouter:
+    """The sync-state route and every registry entity's routes (made per entity, as on
+    a site, so the OpenAPI document names each entity's models)."""
+    r = APIRouter(responses=responses(*AUTHED, 404, 409, 412, 422, 428))
+    r.add_api_route(
         "/api/orgs/{org_id}/sync-state",
+        sync_state,
+        methods=["GET"],
         response_model=SyncState,
         tags=["admin"],
         summary="Devices of an organisation (last seen, revoked, cursor lag), feed head, "
         "open conflicts",
         responses=responses(*AUTHED, 404, 422),
     )
-    def sync_state(_: Admin, org_id: Annotated[str, OrgPath]) -> dict[str, Any]:
-        with store.read() as s:
-            svc.get_org(s, org_id)
-            head = feed_head(s, org_id)
-            open_conflicts = s.scalar(
-                select(func.count()).where(
-                    ConflictRecord.org_id == org_id, ConflictRecord.resolved_at.is_(None)
-                )
-            )
-            devices = s.scalars(
-                select(Device).where(Device.org_id == org_id).order_by(Device.created_at)
-            )
-            return {
-                "org_id": org_id,
-                "feed_head": head,
-                "open_conflicts": int(open_conflicts or 0),
-                "devices": [_device_state(d, head) for d in devices],
-            }
-
     for spec in registry().values():
-        _register(r, ctx, Admin, spec)
+        _register(r, spec)
     return r
+
+
+def sync_state(_: AdminId, ctx: CentralDep, org_id: OrgPath) -> dict[str, Any]:
+    with ctx.store.read() as s:
+        svc.get_org(s, org_id)
+        head = feed_head(s, org_id)
+        open_conflicts = s.scalar(
+            select(func.count()).where(
+                ConflictRecord.org_id == org_id, ConflictRecord.resolved_at.is_(None)
+            )
+        )
+        devices = s.scalars(
+            select(Device).where(Device.org_id == org_id).order_by(Device.created_at)
+        )
+        return {
+            "org_id": org_id,
+            "feed_head": head,
+            "open_conflicts": int(open_conflicts or 0),
+            "devices": [_device_state(d, head) for d in devices],
+        }
 
 
 def _device_state(d: Device, head: int) -> dict[str, Any]:
@@ -144,39 +139,40 @@ def _writable(s: Any, spec: EntitySpec, org_id: str) -> None:
         raise Forbidden(f"the {spec.module} module is not enabled for this organisation")
 
 
-def _register(r: APIRouter, ctx: CentralContext, Admin: Any, spec: EntitySpec) -> None:
-    store = ctx.store
+def _register(r: APIRouter, spec: EntitySpec) -> None:
     name = spec.name
-    Read, _Create, Patch, PageOut, _Batch = entity_models(spec)
+    m = entity_models(spec)
+    # FastAPI reads the entity's own model from the annotation at run time; to mypy it
+    # is the pydantic model it derives from.
+    if TYPE_CHECKING:
+        Patch: TypeAlias = BaseModel
+    else:
+        Patch = m.patch
     base = f"/api/orgs/{{org_id}}/{name}"
-    tags = [f"orgs: {name}"]
-    filter_params = [
-        {"name": col, "in": "query", "required": False, "schema": {"type": "string"},
-         "description": f"equal to (see also {col}__gte, __lte, __in, ...)"}
-        for col in queries.filterable(spec)
-    ]  # fmt: skip
+    tags: list[str | Enum] = [f"orgs: {name}"]
 
-    def actor(admin: str, org_id: str) -> Actor:
+    def actor(admin: str, org_id: str, request: Request) -> Actor:
         # The admin acts inside the organisation with the admin role; updated_by and the
-        # audit entry name the central admin.
-        return Actor(org_id=org_id, user_id=admin, role="admin")
+        # audit entry name the central admin, and where the request came from.
+        return Actor(org_id=org_id, user_id=admin, role="admin", **request_origin(request))
 
     @r.get(
         base,
-        response_model=PageOut,
+        response_model=m.page,
         tags=tags,
         summary=f"List {name} of an organisation",
         description=FILTER_HELP,
         responses=responses(*AUTHED, 404, 422),
-        openapi_extra={"parameters": filter_params},
+        openapi_extra={"parameters": filter_params(spec)},
     )
     def list_(
         request: Request,
-        _: Admin,
-        org_id: Annotated[str, OrgPath],
+        _: AdminId,
+        ctx: CentralDep,
+        org_id: OrgPath,
         lq: Annotated[ListQuery, Depends(list_query)],
     ) -> Any:
-        with store.read() as s:
+        with ctx.store.read() as s:
             svc.get_org(s, org_id)
             filters = filters_from(request, LIST_PARAMS)
             page = queries.list_rows(
@@ -187,67 +183,71 @@ def _register(r: APIRouter, ctx: CentralContext, Admin: Any, spec: EntitySpec) -
 
     @r.get(
         f"{base}/{{id}}",
-        response_model=Read,
+        response_model=m.read,
         tags=tags,
         summary=f"Get one of {name} of an organisation",
         responses=responses(*AUTHED, 404, 422),
     )
     def get_(
-        _: Admin,
-        org_id: Annotated[str, OrgPath],
-        id: Annotated[str, RefIdPath],
-        include_deleted: bool = False,
+        _: AdminId, ctx: CentralDep, org_id: OrgPath, id: IdPath, include_deleted: bool = False
     ) -> Any:
-        with store.read() as s:
+        with ctx.store.read() as s:
             svc.get_org(s, org_id)
             row = queries.get_row(s, spec, org_id, id, include_deleted=include_deleted)
-            return json_response(queries.row_json(spec, row), headers=_etag(row))
+            return json_response(queries.row_json(spec, row), headers=etag(row))
 
     @r.patch(
         f"{base}/{{id}}",
-        response_model=Read,
+        response_model=m.read,
         tags=tags,
         summary=f"Correct some fields of {name} (reaches the sites through the feed)",
         responses=responses(*AUTHED, 404, 409, 422, 428),
     )
     def update_(
-        admin: Admin,
-        org_id: Annotated[str, OrgPath],
-        id: Annotated[str, RefIdPath],
-        body: Patch,  # type: ignore[valid-type]
-        if_match: Annotated[str | None, Header(max_length=40)] = None,
+        admin: AdminId,
+        request: Request,
+        ctx: CentralDep,
+        org_id: OrgPath,
+        id: IdPath,
+        body: Patch,
+        if_match: IfMatch = None,
     ) -> Any:
         data = body.model_dump(exclude_unset=True)
         version = need_version(parse_version(if_match, data.pop("version", None)), "an update")
-        with write_tx(store) as s:
+        with write_tx(ctx.store) as s:
             _writable(s, spec, org_id)
             row = writes.update(
-                s, actor=actor(admin, org_id), entity=name, id=id, data=data, version=version
+                s,
+                actor=actor(admin, org_id, request),
+                entity=name,
+                id=id,
+                data=body,
+                version=version,
             )
             out = queries.row_json(spec, row)
-        return json_response(out, headers=_etag(row))
+        return json_response(out, headers=etag(row))
 
     @r.delete(
         f"{base}/{{id}}",
-        response_model=Read,
+        response_model=m.read,
         tags=tags,
         summary=f"Delete one of {name} (a tombstone that reaches the sites)",
         responses=responses(*AUTHED, 404, 409, 422, 428),
     )
     def delete_(
-        admin: Admin,
-        org_id: Annotated[str, OrgPath],
-        id: Annotated[str, RefIdPath],
-        if_match: Annotated[str | None, Header(max_length=40)] = None,
+        admin: AdminId,
+        request: Request,
+        ctx: CentralDep,
+        org_id: OrgPath,
+        id: IdPath,
+        if_match: IfMatch = None,
         version: Annotated[int | None, Query(ge=1)] = None,
     ) -> Any:
         v = need_version(parse_version(if_match, version), "a delete")
-        with write_tx(store) as s:
+        with write_tx(ctx.store) as s:
             _writable(s, spec, org_id)
-            row = writes.delete(s, actor=actor(admin, org_id), entity=name, id=id, version=v)
+            row = writes.delete(
+                s, actor=actor(admin, org_id, request), entity=name, id=id, version=v
+            )
             out = queries.row_json(spec, row)
-        return json_response(out, headers=_etag(row))
-
-
-def _etag(row: Any) -> dict[str, str]:
-    return {"ETag": f'"{row.version}"'}
+        return json_response(out, headers=etag(row))

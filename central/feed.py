@@ -12,24 +12,28 @@ serialised part of a transaction is a handful of inserts.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+import orjson
+from sqlalchemy import Table, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from core.clock import HybridClock, utcnow
 from core.db import Store
 from core.models import FeedEntry
+from core.models.base import Synced
+from core.models.types import Fixed
 from core.registry import registry
 from core.serial import converters, row_to_json, to_json
-from core.services.recorders import Change
-from core.services.sync_apply import WRITERS_KEY
+from core.sync import wire
+from core.sync.conflicts import WRITERS_KEY
+from core.sync.recorders import Change
+from core.sync.unit import unit_of
 
 CHANNEL = "structura_feed"
-_QUEUE = "feed_queue"
 
 _ALLOCATE = text(
     "INSERT INTO feed_counters (org_id, last_seq) VALUES (:org, :n) "
@@ -43,8 +47,9 @@ class FeedRecorder:
 
     It stamps the row (``sync_version = version``; ``field_versions[f] = version`` for each
     changed field, and which device made that version) and queues a feed entry carrying
-    the whole row as of this change. The queue becomes feed rows in ``finalize`` — called
-    by the push handler, or by a ``before_commit`` hook for any other write transaction.
+    the whole row as of this change on the unit of work (a rolled-back savepoint drops
+    its entries there). The queue becomes feed rows in ``finalize`` — called by the push
+    handler, or by a ``before_commit`` hook for any other write transaction.
     """
 
     def __init__(self) -> None:
@@ -67,11 +72,10 @@ class FeedRecorder:
             fv[WRITERS_KEY] = writers
         # A new dict, so that SQLAlchemy sees the JSON column change.
         row.field_versions = fv
-        queue = session.info.get(_QUEUE)
-        if queue is None:
-            queue = session.info[_QUEUE] = []
+        unit = unit_of(session)
+        if not event.contains(session, "before_commit", self.finalize):
             event.listen(session, "before_commit", self.finalize)
-        queue.append(
+        unit.feed.append(
             {
                 "org_id": change.org_id,
                 "entity": change.entity,
@@ -84,25 +88,14 @@ class FeedRecorder:
             }
         )
 
-    @staticmethod
-    def mark(session: Session) -> int:
-        """Where the queue stands, to drop what a rolled-back savepoint queued."""
-        return len(session.info.get(_QUEUE) or ())
-
-    @staticmethod
-    def rollback_to(session: Session, mark: int) -> None:
-        queue = session.info.get(_QUEUE)
-        if queue is not None:
-            del queue[mark:]
-
     def finalize(self, session: Session) -> None:
         """Allocate positions and write the queued entries. Locks each organisation's
         counter row until the transaction ends; organisations in sorted order so two
         transactions never wait on each other in a cycle."""
-        queue = session.info.get(_QUEUE)
+        unit = unit_of(session)
+        queue, unit.feed = unit.feed, []
         if not queue:
             return
-        session.info[_QUEUE] = []
         by_org: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for entry in queue:
             by_org[entry["org_id"]].append(entry)
@@ -119,22 +112,16 @@ class FeedRecorder:
             session.execute(text("SELECT pg_notify(:ch, :org)"), {"ch": CHANNEL, "org": org_id})
 
 
-def entry_json(e: Any) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "entity": e.entity,
-        "id": e.entity_id,
-        "version": e.version,
-        "deleted": e.deleted,
-        "op_id": e.op_id,
-        "device_id": e.device_id,
-        "row": e.row,
-    }
+def feed_entry(e: Any) -> wire.FeedEntry:
+    return wire.FeedEntry(
+        seq=e.seq, entity=e.entity, id=e.entity_id, version=e.version, deleted=e.deleted,
+        op_id=e.op_id, device_id=e.device_id, row=e.row,
+    )  # fmt: skip
 
 
 def read_feed(
     session: Session, org_id: str, *, after: int, limit: int
-) -> tuple[list[dict[str, Any]], int, bool]:
+) -> tuple[list[wire.FeedEntry], int, bool]:
     """Entries of one organisation after ``after``, in position order, at most ``limit``.
 
     Returns (entries, next cursor, whether more wait)."""
@@ -147,8 +134,8 @@ def read_feed(
     )
     rows = session.execute(stmt).all()
     more = len(rows) > limit
-    entries = [entry_json(r) for r in rows[:limit]]
-    return entries, (entries[-1]["seq"] if entries else after), more
+    entries = [feed_entry(r) for r in rows[:limit]]
+    return entries, (entries[-1].seq if entries else after), more
 
 
 def feed_head(session: Session, org_id: str) -> int:
@@ -171,8 +158,9 @@ def _json_row_maker(model: type) -> tuple[tuple[str, ...], Any]:
 def snapshot_lines(store: Store, org_id: str, *, batch: int = 2000) -> Iterator[bytes]:
     """NDJSON of every row of the organisation, consistent with one feed position.
 
-    First line ``{"cursor": C}``; then per entity (in reference order, so a site can
-    insert them as they come) ``{"entity": name}`` and one line per row; last line
+    First line ``wire.SnapshotCursor`` ``{"cursor": C}``; then per entity (in reference
+    order, so a site can insert them as they come) ``wire.SnapshotEntity``
+    ``{"entity": name}`` and one line per row; last line ``wire.SnapshotEnd``
     ``{"end": true, "rows": n}``. A REPEATABLE READ transaction makes every table and the
     counter one snapshot: positions are handed out under the counter lock, so everything
     up to C is in it and nothing after C is.
@@ -183,19 +171,65 @@ def snapshot_lines(store: Store, org_id: str, *, batch: int = 2000) -> Iterator[
             cursor = conn.execute(
                 text("SELECT last_seq FROM feed_counters WHERE org_id = :org"), {"org": org_id}
             ).scalar_one_or_none()
-            yield (json.dumps({"cursor": int(cursor or 0)}) + "\n").encode()
+            yield _line(wire.SnapshotCursor(cursor=int(cursor or 0)))
+            on_pg = conn.dialect.name == "postgresql"
+            if on_pg:
+                # row_to_json writes times in ISO 8601 in the session's zone: make it UTC.
+                conn.exec_driver_sql("SET LOCAL TimeZone TO 'UTC'")
             total = 0
             for spec in registry().values():
-                model = spec.model
-                names, make = _json_row_maker(model)
-                cols = [model.__table__.c[n] for n in names]
-                yield (json.dumps({"entity": spec.name}) + "\n").encode()
-                result = conn.execute(
-                    select(*cols).where(model.__table__.c.org_id == org_id),
-                    execution_options={"yield_per": batch},  # server-side cursor
-                )
-                dumps = json.dumps
-                for chunk in result.partitions(batch):
-                    total += len(chunk)
-                    yield ("\n".join(dumps(make(tuple(r))) for r in chunk) + "\n").encode()
-            yield (json.dumps({"end": True, "rows": total}) + "\n").encode()
+                yield _line(wire.SnapshotEntity(entity=spec.name))
+                rows = _pg_rows if on_pg else _python_rows
+                for chunk in rows(conn, spec.model, org_id, batch):
+                    total += chunk.count(b"\n")
+                    yield chunk
+            yield _line(wire.SnapshotEnd(end=True, rows=total))
+
+
+def _python_rows(conn: Any, model: type[Synced], org_id: str, batch: int) -> Iterator[bytes]:
+    """Snapshot lines encoded here (any dialect)."""
+    names, make = _json_row_maker(model)
+    table = model.__table__
+    cols = [table.c[n] for n in names]
+    result = conn.execute(
+        select(*cols).where(table.c.org_id == org_id),
+        execution_options={"yield_per": batch},  # server-side cursor
+    )
+    dumps = orjson.dumps
+    for chunk in result.partitions(batch):
+        yield b"".join(dumps(make(tuple(r))) + b"\n" for r in chunk)
+
+
+def _pg_rows(conn: Any, model: type[Synced], org_id: str, batch: int) -> Iterator[bytes]:
+    """Snapshot lines that PostgreSQL encodes itself (``row_to_json``): no Python value
+    per column here, JSON columns passed through as they are stored."""
+    table = model.__table__
+    assert isinstance(table, Table)  # a declarative model's, never a join or alias
+    result = conn.execute(
+        text(_pg_json_query(table)).bindparams(org=org_id),
+        execution_options={"yield_per": batch},
+    )
+    for chunk in result.partitions(batch):
+        yield "".join(r[0] + "\n" for r in chunk).encode()
+
+
+@cache
+def _pg_json_query(table: Table) -> str:
+    """``SELECT row_to_json(r)`` with every column under its wire name; ``Fixed`` columns
+    (stored as scaled integers) as decimal strings with their scale, like
+    ``core.serial.to_json`` writes them."""
+    parts = []
+    for c in table.c:
+        col = f'"{c.name}"'
+        if isinstance(c.type, Fixed):
+            scale = c.type.scale
+            col = f"(({col})::numeric / {10**scale})::numeric(38, {scale})::text"
+        parts.append(f'{col} AS "{c.key}"')
+    return (
+        f"SELECT row_to_json(r)::text FROM (SELECT {', '.join(parts)} "
+        f'FROM "{table.name}" WHERE org_id = :org) AS r'
+    )
+
+
+def _line(message: wire.SnapshotCursor | wire.SnapshotEntity | wire.SnapshotEnd) -> bytes:
+    return message.model_dump_json().encode() + b"\n"

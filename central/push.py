@@ -12,12 +12,13 @@ the arriving op wins; ``central_wins``: the central value stays) and the losing 
 are kept in a conflict record. Ordering comes only from versions and arrival order, never
 from the op's ``made_at`` clock (guarantee 10). Deleted rows stay deleted (guarantee 5).
 
-Every change goes through ``core.services.writes`` (validation, references, audit, the
+Every change goes through ``core.writes`` (validation, references, audit, the
 feed recorder); nothing here writes rows by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,18 +26,21 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from central.feed import FeedRecorder
+from core import writes
 from core.clock import utcnow, uuid7
 from core.db import Store
-from core.errors import DomainError, Invalid
+from core.errors import Conflict, DomainError, Invalid, RuleBroken
 from core.models import AppliedOp, ConflictRecord, Organisation
 from core.registry import EntitySpec, registry
+from core.rules import SYNC, rule_reason
 from core.serial import row_to_json
-from core.services import writes
-from core.services.sync_apply import WRITERS_KEY, write_args
-from core.services.writes import Actor
+from core.sync import wire
+from core.sync.conflicts import WRITERS_KEY, conflict_json, write_args
+from core.sync.unit import unit_of
+from core.writes import Actor
 
-KINDS = ("create", "update", "delete")
-MAX_BATCH = 5000
+MAX_BATCH = wire.MAX_PUSH_OPS
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,13 @@ class Rejected(Exception):
         self.code, self.message, self.details = code, message, details
 
 
-def push_batch(store: Store, ctx: DeviceCtx, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Apply ``ops`` in order in one transaction and return one result per op.
+def push_batch(store: Store, ctx: DeviceCtx, ops: Sequence[wire.Op]) -> list[dict[str, Any]]:
+    """Apply ``ops`` in order in one transaction and return one result per op (a
+    ``wire.OpResult`` as JSON: what is stored in ``applied_ops`` and answered again).
+
+    The ops' shape was checked against ``wire.Op`` by whoever parsed them; what is
+    left to refuse per op is what depends on this organisation (entity, module, row)
+    and the write path's rules.
 
     The fast path applies ops without a savepoint each: the write path and the merge
     refuse an op (validation, permission, missing row) before they change anything, so
@@ -69,13 +78,13 @@ def push_batch(store: Store, ctx: DeviceCtx, ops: list[dict[str, Any]]) -> list[
 
 
 def _push(
-    store: Store, ctx: DeviceCtx, ops: list[dict[str, Any]], *, savepoints: bool
+    store: Store, ctx: DeviceCtx, ops: Sequence[wire.Op], *, savepoints: bool
 ) -> list[dict[str, Any]]:
     with store.write() as session:
         # One push per device at a time: its ops then apply in outbox order, and a retry
         # racing the original waits for it and finds its answers instead of re-applying.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:d))"), {"d": ctx.device_id})
-        ids = [str(op.get("op_id") or "") for op in ops]
+        ids = [op.op_id for op in ops]
         known = {
             op_id: result
             for op_id, result in session.execute(
@@ -89,6 +98,8 @@ def _push(
         _lock_rows(session, ctx.org_id, [op for op, i in zip(ops, ids, strict=True)
                                          if i not in known])  # fmt: skip
         recorder = store.recorder
+        # The central store records into the change feed (central.context).
+        assert isinstance(recorder, FeedRecorder)
         results: list[dict[str, Any]] = []
         fresh: list[dict[str, Any]] = []
         now = utcnow()
@@ -99,31 +110,43 @@ def _push(
                 if op_id in known:
                     results.append(known[op_id])
                     continue
-                mark = recorder.mark(session)
                 savepoint = session.begin_nested() if savepoints else None
                 try:
-                    result = _apply(session, ctx, modules, op)
+                    result = _apply(session, ctx, modules, op).model_dump(mode="json")
                     if savepoint is not None:
+                        session.flush()  # a unique index refuses here, inside the savepoint
                         savepoint.commit()
-                except (Rejected, DomainError) as exc:
+                except RuleBroken as exc:
+                    # A rule of the work refused it: nothing of it is applied (rules run
+                    # before the write path changes anything; with a savepoint, its
+                    # rollback drops what the unit of work collected), and the refusal
+                    # is a conflict record people see on both sides.
                     if savepoint is not None:
                         savepoint.rollback()
-                    recorder.rollback_to(session, mark)
-                    result = _rejected(session, ctx, op, exc)
+                    result = _rule_conflict(session, ctx, op, exc).model_dump(mode="json")
+                except (Rejected, DomainError) as exc:
+                    # Without a savepoint nothing was written (see push_batch); with one,
+                    # its rollback also drops what the unit of work collected for it.
+                    if savepoint is not None:
+                        savepoint.rollback()
+                    result = _rejected(session, ctx, op, exc).model_dump(mode="json")
                 except DBAPIError as exc:
                     if savepoint is None:
                         raise  # start again with savepoints (see push_batch)
                     savepoint.rollback()
-                    recorder.rollback_to(session, mark)
-                    reason = Rejected("database", f"refused by the database: {exc.orig}")
-                    result = _rejected(session, ctx, op, reason)
-                result["op_id"] = op_id
-                if op_id:
-                    known[op_id] = result
-                    fresh.append(
-                        {"org_id": ctx.org_id, "op_id": op_id, "device_id": ctx.device_id,
-                         "result": result, "applied_at": now}
-                    )  # fmt: skip
+                    # A value another push took meanwhile (it committed while this insert
+                    # waited on the unique index): a unique conflict like any other.
+                    unique = _unique_clash(session, ctx, modules, op)
+                    if unique is not None:
+                        result = unique.model_dump(mode="json")
+                    else:
+                        reason = Rejected("database", f"refused by the database: {exc.orig}")
+                        result = _rejected(session, ctx, op, reason).model_dump(mode="json")
+                known[op_id] = result
+                fresh.append(
+                    {"org_id": ctx.org_id, "op_id": op_id, "device_id": ctx.device_id,
+                     "result": result, "applied_at": now}
+                )  # fmt: skip
                 results.append(result)
                 if n % 500 == 499:
                     session.flush()
@@ -134,14 +157,12 @@ def _push(
     return results
 
 
-def _lock_rows(session: Session, org_id: str, ops: list[dict[str, Any]]) -> None:
+def _lock_rows(session: Session, org_id: str, ops: list[wire.Op]) -> None:
     """Load and lock the batch's rows in a few statements (in id order, so two batches
     touching the same rows cannot deadlock); the per-op loads then hit the session."""
     by_entity: dict[str, set[str]] = {}
     for op in ops:
-        entity, entity_id = op.get("entity"), op.get("entity_id")
-        if isinstance(entity, str) and isinstance(entity_id, str):
-            by_entity.setdefault(entity, set()).add(entity_id)
+        by_entity.setdefault(op.entity, set()).add(op.entity_id)
     reg = registry()
     for entity, id_set in sorted(by_entity.items()):
         spec = reg.get(entity)
@@ -157,79 +178,98 @@ def _lock_rows(session: Session, org_id: str, ops: list[dict[str, Any]]) -> None
                 .order_by(model.id)
                 .with_for_update()
             ).all()
-            locked = session.info.setdefault("locked_rows", set())
-            locked.update((model, (org_id, r.id)) for r in rows)
+            unit = unit_of(session)
+            unit.locked.update((model, (org_id, r.id)) for r in rows)
             # The identity map holds rows weakly: keep them, or each load queries again.
-            session.info.setdefault("locked_objs", []).extend(rows)
+            unit.keep(rows)
 
 
-def _rejected(session: Session, ctx: DeviceCtx, op: dict[str, Any], exc: Exception) -> dict:
+def _rejected(session: Session, ctx: DeviceCtx, op: wire.Op, exc: Exception) -> wire.RejectedResult:
     if isinstance(exc, Rejected):
         code, message, details = exc.code, exc.message, exc.details
     else:
         assert isinstance(exc, DomainError)
         code, message, details = exc.code, exc.message, exc.details
-    result: dict[str, Any] = {
-        "status": "rejected",
-        "reason": {"code": code, "message": message, "details": _plain(details)},
-        "row": None,
-    }
-    spec = registry().get(str(op.get("entity")))
-    entity_id = op.get("entity_id")
-    if spec is not None and isinstance(entity_id, str):
-        # The row as it stands here, so the site can put its copy back (convergence).
-        row = session.get(spec.model, (ctx.org_id, entity_id))
-        if row is not None:
-            result["row"] = row_to_json(row)
-            result["version"] = row.version
-    return result
+    reason = wire.Reason(code=code, message=message, details=_plain(details))
+    spec = registry().get(op.entity)
+    # The row as it stands here, so the site can put its copy back (convergence).
+    row = session.get(spec.model, (ctx.org_id, op.entity_id)) if spec is not None else None
+    if row is None:
+        return wire.RejectedResult(op_id=op.op_id, reason=reason)
+    return wire.RejectedResult(
+        op_id=op.op_id, reason=reason, row=row_to_json(row), version=row.version
+    )
+
+
+def _rule_conflict(
+    session: Session, ctx: DeviceCtx, op: wire.Op, exc: RuleBroken
+) -> wire.ConflictResult:
+    spec = registry()[op.entity]
+    fields = {k: v for k, v in op.fields.items() if k in spec.model.__table__.c}
+    rec = _conflict(
+        session, ctx, spec, op.entity_id, op.op_id, kind="rule", rule=None,
+        losing=fields, winning={}, reason=rule_reason(exc),
+    )  # fmt: skip
+    row = session.get(spec.model, (ctx.org_id, op.entity_id))
+    params = {k: _plain(v) for k, v in exc.params.items()}
+    return wire.ConflictResult(
+        op_id=op.op_id,
+        version=row.version if row is not None else 0,
+        conflict_id=rec.id,
+        conflict=wire.ConflictInfo.model_validate(conflict_json(rec)),
+        row=row_to_json(row) if row is not None else None,
+        reason=wire.RuleReason(code=exc.code, params=params, details=_plain(exc.details)),
+    )
 
 
 def _plain(details: Any) -> Any:
     return details if isinstance(details, list | dict | str | int | float | None) else str(details)
 
 
-def _check_shape(op: dict[str, Any], modules: set[str]) -> EntitySpec:
-    if not op.get("op_id") or not isinstance(op.get("op_id"), str):
-        raise Rejected("invalid", "op_id missing")
-    spec = registry().get(str(op.get("entity")))
+def _entity(op: wire.Op, modules: set[str]) -> EntitySpec:
+    """The op's entity, if this organisation has it (its shape is already valid)."""
+    spec = registry().get(op.entity)
     if spec is None:
-        raise Rejected("invalid", f"unknown entity '{op.get('entity')}'")
+        raise Rejected("invalid", f"unknown entity '{op.entity}'")
     if spec.module != "core" and spec.module not in modules:
-        raise Rejected("forbidden", f"module '{spec.module}' is not enabled for this organisation")
-    if op.get("kind") not in KINDS:
-        raise Rejected("invalid", f"kind must be one of {', '.join(KINDS)}")
-    if not isinstance(op.get("entity_id"), str) or not op["entity_id"]:
-        raise Rejected("invalid", "entity_id missing")
-    if not isinstance(op.get("base_version", 0), int) or op.get("base_version", 0) < 0:
-        raise Rejected("invalid", "base_version must be a non-negative integer")
-    if not isinstance(op.get("fields") or {}, dict):
-        raise Rejected("invalid", "fields must be an object")
+        raise Rejected("module_disabled", f"module {spec.module!r} is not enabled")
     return spec
 
 
-def _apply(session: Session, ctx: DeviceCtx, modules: set[str], op: dict[str, Any]) -> dict:
-    spec = _check_shape(op, modules)
+Result = wire.Applied | wire.Merged | wire.ConflictResult
+
+
+def _apply(session: Session, ctx: DeviceCtx, modules: set[str], op: wire.Op) -> Result:
+    spec = _entity(op, modules)
     actor = Actor(
-        org_id=ctx.org_id, user_id=op.get("made_by"), role=writes.SYSTEM, device_id=ctx.device_id
+        org_id=ctx.org_id, user_id=op.made_by, role=writes.SYSTEM, device_id=ctx.device_id
     )
-    kind, entity_id = op["kind"], op["entity_id"]
-    base = int(op.get("base_version") or 0)
-    fields = dict(op.get("fields") or {})
-    op_id = op["op_id"]
+    kind, entity_id, base, op_id = op.kind, op.entity_id, op.base_version, op.op_id
+    fields = dict(op.fields)
     row = writes.load(session, spec, ctx.org_id, entity_id, for_update=True)
     if kind == "create" and row is None:
+        clash = _taken(session, spec, ctx.org_id, entity_id, fields)
+        if clash is not None:
+            return _unique_conflict(session, ctx, spec, op, clash)
         data, hashed = write_args(spec, fields)
-        row = writes.create(
-            session, actor=actor, entity=spec.name, data=data, id=entity_id, op_id=op_id,
-            hashed_secrets=hashed or None,
-        )  # fmt: skip
-        return {"status": "applied", "version": row.version}
+        try:
+            row = writes.create(
+                session, actor=actor, entity=spec.name, data=data, id=entity_id, op_id=op_id,
+                hashed_secrets=hashed or None, origin=SYNC,
+            )  # fmt: skip
+        except Conflict:
+            # Taken by a push that committed after the look above (the write path's own
+            # check saw it, before writing anything).
+            clash = _taken(session, spec, ctx.org_id, entity_id, fields)
+            if clash is None:
+                raise
+            return _unique_conflict(session, ctx, spec, op, clash)
+        return wire.Applied(op_id=op_id, version=row.version)
     if row is None:
         raise Rejected("not_found", f"{spec.name} '{entity_id}' does not exist here")
     if row.deleted_at is not None:
         if kind == "delete":
-            return {"status": "applied", "version": row.version}
+            return wire.Applied(op_id=op_id, version=row.version)
         lost = {k: v for k, v in fields.items() if k in spec.model.__table__.c}
         conflict = _conflict(
             session, ctx, spec, entity_id, op_id, kind="deleted", rule=None,
@@ -241,6 +281,61 @@ def _apply(session: Session, ctx: DeviceCtx, modules: set[str], op: dict[str, An
         return _delete(session, ctx, spec, actor, row, base, op_id)
     # An update, or a create of an id that exists (only base 0 is known of it).
     return _update(session, ctx, spec, actor, row, 0 if kind == "create" else base, fields, op_id)
+
+
+def _taken(
+    session: Session, spec: EntitySpec, org_id: str, entity_id: str, fields: dict[str, Any]
+) -> tuple[str, Any] | None:
+    """(field, live row) holding one of the create's unique values already, if any: made
+    earlier in this batch (not flushed yet) or committed by anyone."""
+    model = spec.model
+    made = unit_of(session).made_here
+    for fname in spec.unique:
+        value = fields.get(fname)
+        if value is None:
+            continue
+        for r in made.get(("uq", spec.name, org_id, fname, value), ()):
+            if r.id != entity_id and r.deleted_at is None and getattr(r, fname) == value:
+                return fname, r
+        row = session.scalars(
+            select(model).where(
+                model.org_id == org_id, getattr(model, fname) == value,
+                model.deleted_at.is_(None), model.id != entity_id,
+            ).limit(1)
+        ).first()  # fmt: skip
+        if row is not None:
+            return fname, row
+    return None
+
+
+def _unique_clash(
+    session: Session, ctx: DeviceCtx, modules: set[str], op: wire.Op
+) -> wire.ConflictResult | None:
+    """After the database refused ``op``: a unique conflict if it was a create whose
+    value is now taken, else None."""
+    if op.kind != "create":
+        return None
+    spec = registry().get(op.entity)
+    if spec is None or not spec.unique:
+        return None
+    clash = _taken(session, spec, ctx.org_id, op.entity_id, dict(op.fields))
+    return None if clash is None else _unique_conflict(session, ctx, spec, op, clash)
+
+
+def _unique_conflict(
+    session: Session, ctx: DeviceCtx, spec: EntitySpec, op: wire.Op, clash: tuple[str, Any]
+) -> wire.ConflictResult:
+    """The second create of a taken value is not applied (never two live rows): its
+    values wait in a conflict record for a person to rename it, merge it into the row
+    that has the value, or discard it. The answer carries that row."""
+    fname, holder = clash
+    conflict = _conflict(
+        session, ctx, spec, op.entity_id, op.op_id, kind="unique", rule=None,
+        losing=dict(op.fields), winning={"id": holder.id, fname: getattr(holder, fname)},
+        reason=f"{fname} is already used by {spec.name} '{holder.id}'; rename this row, "
+        "merge it into that one, or discard it",
+    )  # fmt: skip
+    return _conflict_result(conflict, holder)
 
 
 def _newer_elsewhere(row: Any, base: int, device_id: str) -> Any:
@@ -263,7 +358,7 @@ def _update(
     base: int,
     fields: dict[str, Any],
     op_id: str,
-) -> dict[str, Any]:
+) -> Result:
     newer = _newer_elsewhere(row, base, ctx.device_id)
     contested_names = [f for f in fields if newer(f)]
     current = row_to_json(row, tuple(n for n in contested_names if n in spec.model.__table__.c))
@@ -281,7 +376,7 @@ def _update(
         data, hashed = write_args(spec, to_apply)
         row = writes.update(
             session, actor=actor, entity=spec.name, id=row.id, data=data, op_id=op_id,
-            check=False, hashed_secrets=hashed or None,
+            check=False, hashed_secrets=hashed or None, origin=SYNC,
         )  # fmt: skip
     if contested:
         conflict = _conflict(
@@ -290,8 +385,9 @@ def _update(
             reason=f"changed on both sides since version {base}; {rule} decided",
         )  # fmt: skip
         return _conflict_result(conflict, row)
-    status = "merged" if base < before_version else "applied"
-    return {"status": status, "version": row.version}
+    if base < before_version:
+        return wire.Merged(op_id=op_id, version=row.version)
+    return wire.Applied(op_id=op_id, version=row.version)
 
 
 def _delete(
@@ -302,13 +398,15 @@ def _delete(
     row: Any,
     base: int,
     op_id: str,
-) -> dict[str, Any]:
+) -> Result:
     newer = _newer_elsewhere(row, base, ctx.device_id)
     unseen = [n for n in spec.stored_fields if n in spec.model.__table__.c and newer(n)]
     unseen_values = row_to_json(row, tuple(unseen))
-    row = writes.delete(session, actor=actor, entity=spec.name, id=row.id, op_id=op_id, check=False)
+    row = writes.delete(
+        session, actor=actor, entity=spec.name, id=row.id, op_id=op_id, check=False, origin=SYNC
+    )
     if not unseen:
-        return {"status": "applied", "version": row.version}
+        return wire.Applied(op_id=op_id, version=row.version)
     # The delete wins, but edits its maker never saw went with it: show them to a person.
     conflict = _conflict(
         session, ctx, spec, row.id, op_id, kind="deleted", rule="delete_wins",
@@ -350,13 +448,11 @@ def _conflict(
     return rec
 
 
-def _conflict_result(rec: ConflictRecord, row: Any) -> dict[str, Any]:
-    from core.services.sync_apply import conflict_json
-
-    return {
-        "status": "conflict",
-        "version": row.version,
-        "conflict_id": rec.id,
-        "conflict": conflict_json(rec),
-        "row": row_to_json(row),
-    }
+def _conflict_result(rec: ConflictRecord, row: Any) -> wire.ConflictResult:
+    return wire.ConflictResult(
+        op_id=rec.op_id or "",
+        version=row.version,
+        conflict_id=rec.id,
+        conflict=wire.ConflictInfo.model_validate(conflict_json(rec)),
+        row=row_to_json(row),
+    )

@@ -1,36 +1,40 @@
 """The sync hub over HTTP: enrol, token, push, pull (long-poll), snapshot, conflicts.
 
-Handlers parse, check the device and the schema version, call the services, and return
-JSON built with ``json.dumps`` directly: the feed and push bodies are large and FastAPI's
-generic encoder would walk every value of every row. (No ``from __future__ import
+Every body is a ``core.sync.wire`` message: a push that does not match ``wire.PushRequest``
+is refused whole (422 problem+json naming the field, e.g. ``ops.3.base_version``) before
+anything is written. Handlers parse, check the device and the schema version, call the
+services, and answer with the wire model serialised directly (``model_dump_json``): the
+feed and push bodies are large and FastAPI's generic encoder would walk every value of
+every row. (No ``from __future__ import
 annotations``: FastAPI must resolve the dependency aliases defined inside ``router()``.)
 """
 
 import asyncio
 import json
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from apikit.problems import AUTHED, responses
 from central import enroll as svc
+from central import epoch as epochs
 from central.context import CentralContext
-from central.feed import read_feed, snapshot_lines
-from central.push import MAX_BATCH, DeviceCtx, push_batch
+from central.feed import feed_head, read_feed, snapshot_lines
+from central.push import DeviceCtx, push_batch
+from central.quotas import check_snapshot_rows
 from core.clock import utcnow
-from core.errors import DomainError, Unauthenticated
+from core.errors import DomainError, NotFound, Unauthenticated
 from core.models import Device
-from core.services.sync_apply import (
-    MIN_SCHEMA_VERSION,
-    SCHEMA_HEADER,
-    SCHEMA_VERSION,
-    list_conflicts,
-    resolve_conflict,
-)
-from core.services.writes import Actor
+from core.sync import verify as checksums
+from core.sync import wire
+from core.sync.conflicts import list_conflicts, resolve_conflict
+from core.sync.wire import MIN_SCHEMA_VERSION, SCHEMA_HEADER, SCHEMA_VERSION
+from core.writes import Actor
 
 
 class SchemaMismatch(DomainError):
@@ -61,6 +65,14 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data, separators=(",", ":")), status, media_type="application/json")
 
 
+def _message(message: BaseModel) -> Response:
+    return Response(message.model_dump_json(), 200, media_type="application/json")
+
+
+def _answers(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model, "description": f"a `{model.__name__}` of the sync wire"}}
+
+
 class EnrollBody(BaseModel):
     code: str = Field(min_length=1, max_length=200)
     device_name: str = Field(default="site", max_length=200)
@@ -71,14 +83,18 @@ class TokenBody(BaseModel):
     device_secret: str = Field(min_length=1, max_length=200)
 
 
-class ResolveBody(BaseModel):
-    choice: str = Field(pattern="^(server|mine|values)$")
-    values: dict[str, Any] | None = None
+class NdjsonResponse(StreamingResponse):
+    """So the OpenAPI document names the snapshot's real media type."""
+
+    media_type = "application/x-ndjson"
 
 
 def router(ctx: CentralContext) -> APIRouter:
     store = ctx.store
-    r = APIRouter(prefix="/api/sync", tags=["sync"])
+    # Every problem these routes can answer, documented (schemathesis checks it).
+    r = APIRouter(
+        prefix="/api/sync", tags=["sync"], responses=responses(*AUTHED, 404, 409, 410, 422, 426)
+    )
 
     def schema(
         x_structura_schema: Annotated[str | None, Header(alias=SCHEMA_HEADER)] = None,
@@ -109,35 +125,57 @@ def router(ctx: CentralContext) -> APIRouter:
             return _json(svc.issue_device_token(s, ctx.device_key, device_id=body.device_id,
                                                 secret=body.device_secret))  # fmt: skip
 
-    @r.post("/push", summary="Apply a batch of operations; one result per op")
-    def push(dev: Dev, body: Annotated[dict[str, Any], Body()]) -> Response:
-        ops = body.get("ops")
-        if not isinstance(ops, list) or len(ops) > MAX_BATCH:
-            raise DomainError(f"ops must be a list of at most {MAX_BATCH} operations")
-        if body.get("device_id") not in (None, dev.device_id):
-            raise Unauthenticated("device_id does not match the token")
-        if "schema_version" in body:
-            check_schema(body["schema_version"])
-        ops = [o if isinstance(o, dict) else {} for o in ops]
-        return _json({"results": push_batch(store, dev, ops)})
+    def epoch_args(request: Request, after: int | None = None) -> tuple[Any, Any]:
+        site_epoch = request.headers.get(wire.EPOCH_HEADER) or None
+        cursor = epochs.parse_cursor(request.headers.get(wire.CURSOR_HEADER))
+        if after is not None and cursor is not None and cursor[0] != after:
+            cursor = None  # the header names another position than the pull: trust neither
+        return site_epoch, cursor
 
-    @r.get("/pull", summary="Feed entries after a cursor; waits up to `wait` s for news")
+    def epoch_of(request: Request, dev: DeviceCtx) -> Any:
+        with store.write() as s:
+            rec = epochs.check(s, dev.org_id, *epoch_args(request))
+            return rec, epochs.info(rec)
+
+    @r.post("/push", summary="Apply a batch of operations; one result per op",
+            responses=_answers(wire.PushAnswer))  # fmt: skip
+    def push(request: Request, dev: Dev, body: wire.PushRequest) -> Response:
+        if body.device_id not in (None, dev.device_id):
+            raise Unauthenticated("device_id does not match the token")
+        if body.schema_version is not None:
+            check_schema(body.schema_version)
+        rec, info = epoch_of(request, dev)
+        site_epoch = request.headers.get(wire.EPOCH_HEADER) or None
+        if site_epoch is not None and site_epoch != rec.epoch:
+            # Its ops may edit rows the restored server lost: it gives back its history
+            # first (then pushes in the new epoch).
+            raise epochs.EpochChanged(rec)
+        ctx.ops_quota.take(dev.org_id, len(body.ops))  # 429 before anything is written
+        results = push_batch(store, dev, body.ops)
+        ctx.reads.note_push(dev.device_id)  # its next pull sees this push, even on a replica
+        return _json({"results": results, "epoch": info.model_dump(mode="json")})
+
+    @r.get("/pull", summary="Feed entries after a cursor; waits up to `wait` s for news",
+           responses=_answers(wire.PullAnswer))  # fmt: skip
     async def pull(
+        request: Request,
         dev: Dev,
-        after: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1)] = 1000,
+        after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1_000_000)] = 1000,
         wait: Annotated[float, Query(ge=0)] = 0,
     ) -> Response:
         limit = min(limit, ctx.settings.max_pull)
         wait = min(wait, ctx.settings.max_wait_seconds)
 
-        def read() -> tuple[list[dict[str, Any]], int, bool]:
-            with store.read() as s:
+        def read(lsn: str | None = None) -> tuple[list[wire.FeedEntry], int, bool]:
+            # The replica when it has replayed what this device must see, else the primary.
+            with ctx.reads.read(dev.device_id, lsn) as s:
                 return read_feed(s, dev.org_id, after=after, limit=limit)
 
-        def note_cursor() -> None:
+        def note_cursor() -> wire.EpochInfo:
             # Asking for "after C" says the site holds everything up to C: that is its
             # cursor, for sync lag (admin sync-state, metrics). Only ever moves forward.
+            # In the same transaction: the epoch, begun anew if C shows a restore.
             with store.write() as s:
                 s.execute(
                     update(Device)
@@ -145,8 +183,9 @@ def router(ctx: CentralContext) -> APIRouter:
                            (Device.last_cursor.is_(None)) | (Device.last_cursor < after))
                     .values(last_cursor=after, last_seen_at=utcnow())
                 )  # fmt: skip
+                return epochs.info(epochs.check(s, dev.org_id, *epoch_args(request, after)))
 
-        await run_in_threadpool(note_cursor)
+        epoch = await run_in_threadpool(note_cursor)
 
         notifier = ctx.notifier
         fut = notifier.subscribe(dev.org_id) if wait > 0 and notifier else None
@@ -158,25 +197,84 @@ def router(ctx: CentralContext) -> APIRouter:
                 except TimeoutError:
                     pass
                 else:
-                    entries, nxt, more = await run_in_threadpool(read)
+                    # Woken by a commit on the primary: read where it is already replayed.
+                    lsn = await run_in_threadpool(ctx.reads.current_lsn)
+                    entries, nxt, more = await run_in_threadpool(read, lsn)
         finally:
             if fut is not None and notifier:
                 notifier.unsubscribe(dev.org_id, fut)
-        return _json({"entries": entries, "next": nxt, "more": more})
+        return _message(wire.PullAnswer(entries=entries, next=nxt, more=more, epoch=epoch))
 
-    @r.get("/snapshot", summary="Every row of the organisation as NDJSON, with its cursor")
+    digest_cache: dict[tuple[str, str], tuple[int, float, Any]] = {}
+
+    @r.get("/verify", summary="Checksums of the live rows of one entity, by bucket",
+           responses=_answers(wire.VerifyAnswer))  # fmt: skip
+    def verify(
+        dev: Dev,
+        entity: str,
+        top: Annotated[int | None, Query(ge=0, lt=checksums.FANOUT)] = None,
+        sub: Annotated[int | None, Query(ge=0, lt=checksums.FANOUT)] = None,
+    ) -> Response:
+        from core.registry import registry
+        from core.serial import row_to_json
+
+        spec = registry().get(entity)
+        if spec is None:
+            raise NotFound(f"unknown entity '{entity}'")
+        with store.read() as s:
+            # One verify asks up to three times per differing bucket: the digests of one
+            # entity are kept while its feed head stays and for a short while (a change
+            # behind the sync's back on this side is seen at the next verify).
+            key, head, now = (dev.org_id, entity), feed_head(s, dev.org_id), time.monotonic()
+            hit = digest_cache.get(key)
+            if hit is not None and hit[0] == head and now - hit[1] < 30.0:
+                digests = hit[2]
+            else:
+                digests = checksums.live_digests(s, spec, dev.org_id)
+                digest_cache[key] = (head, now, digests)
+                for k in [k for k, v in digest_cache.items() if now - v[1] >= 30.0]:
+                    digest_cache.pop(k, None)
+            if top is None or sub is None:
+                sums = checksums.summarise(digests, top)
+                return _message(wire.VerifyAnswer(entity=entity, buckets=sums))
+            model = spec.model
+            ids = s.scalars(select(model.id).where(model.org_id == dev.org_id)).all()
+            wanted = [i for i in ids if checksums.bucket_of(i) == (top, sub)]
+            rows = s.scalars(
+                select(model).where(model.org_id == dev.org_id, model.id.in_(wanted))
+            ).all()  # fmt: skip
+            return _message(wire.VerifyAnswer(
+                entity=entity, rows=checksums.ids_in(digests, top, sub),
+                data=[row_to_json(r) for r in rows],
+            ))  # fmt: skip
+
+    @r.post("/verify/report", summary="Record what this site's last verify found",
+            status_code=204)  # fmt: skip
+    def verify_report(dev: Dev, body: wire.VerifyReport) -> Response:
+        epochs.record_verification(store, dev.org_id, dev.device_id, body)
+        return Response(status_code=204)
+
+    @r.get(
+        "/snapshot",
+        summary="Every row of the organisation as NDJSON, with its cursor",
+        response_class=NdjsonResponse,
+    )
     def snapshot(dev: Dev) -> StreamingResponse:
-        return StreamingResponse(
-            snapshot_lines(store, dev.org_id), media_type="application/x-ndjson"
-        )
+        with store.read() as s:
+            check_snapshot_rows(s, dev.org_id, ctx.settings.quota_snapshot_rows)
+        source = ctx.reads.store_for(dev.device_id)  # a replica gives a consistent cut too
+        return NdjsonResponse(snapshot_lines(source, dev.org_id))
 
-    @r.get("/conflicts", summary="Conflict records of the device's organisation")
+    @r.get("/conflicts", summary="Conflict records of the device's organisation",
+           responses=_answers(wire.ConflictList))  # fmt: skip
     def conflicts(dev: Dev, open_only: bool = True) -> Response:
         with store.read() as s:
-            return _json({"conflicts": list_conflicts(s, dev.org_id, open_only=open_only)})
+            listed = list_conflicts(s, dev.org_id, open_only=open_only)
+        return _message(wire.ConflictList.model_validate({"conflicts": listed}))
 
-    @r.post("/conflicts/{conflict_id}/resolve", summary="Close a conflict (writes if asked)")
-    def resolve(dev: Dev, conflict_id: str, body: ResolveBody) -> Response:
+    @r.post("/conflicts/{conflict_id}/resolve", summary="Close a conflict (writes if asked)",
+            responses=_answers(wire.ConflictInfo))  # fmt: skip
+    def resolve(dev: Dev, conflict_id: str, body: wire.ResolveRequest) -> Response:
         actor = Actor(org_id=dev.org_id, user_id=None, role="admin", device_id=dev.device_id)
         with store.write() as s:
             return _json(resolve_conflict(s, actor=actor, conflict_id=conflict_id,

@@ -1,0 +1,154 @@
+"""Epochs of the central server: restores that lose nothing (guarantee 12).
+
+A restore from an older dump brings back an older feed, older rows and an older record
+of applied ops; sites still hold what came after. Each organisation's history is cut
+into epochs (``sync_epochs``): the first begins the first time a site asks, and a new one
+begins when the server is known to be restored — by ``structura central restore-epoch``
+after a restore, or found out on its own: a site whose cursor is past the restored feed
+head, or whose cursor's entry the feed no longer has (its mark), shows that the feed
+went back. A plain ``pg_restore`` is therefore noticed by the first site that had synced
+past the dump.
+
+A site that meets a new epoch gives back (re-pushes, in order) its whole outbox history:
+the ops the restored server answered before are answered again from ``applied_ops``
+(exactly once), the ones it lost are applied now. It then re-reads the feed from the
+epoch's ``head`` (``sync_agent.agent.SyncAgent.recover``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from central.feed import feed_head
+from core.clock import utcnow, uuid7
+from core.db import Store
+from core.errors import DomainError
+from core.models import ConflictRecord, FeedEntry, Organisation, SyncEpoch, SyncVerification
+from core.sync import wire
+
+
+def current(session: Session, org_id: str) -> SyncEpoch | None:
+    return session.scalars(
+        select(SyncEpoch)
+        .where(SyncEpoch.org_id == org_id)
+        .order_by(SyncEpoch.started_at.desc(), SyncEpoch.epoch.desc())
+        .limit(1)
+    ).first()
+
+
+def begin(session: Session, org_id: str, reason: str) -> SyncEpoch:
+    """Start a new epoch for the organisation at its current feed head."""
+    rec = SyncEpoch(
+        org_id=org_id, epoch=uuid7(), started_at=utcnow(), head=feed_head(session, org_id),
+        reason=reason[:200],
+    )  # fmt: skip
+    session.add(rec)
+    session.flush()
+    return rec
+
+
+def begin_all(session: Session, reason: str = "restored (restore-epoch)") -> list[SyncEpoch]:
+    """``structura central restore-epoch``: a new epoch for every organisation."""
+    orgs = session.scalars(select(Organisation.id).order_by(Organisation.id)).all()
+    return [begin(session, org_id, reason) for org_id in orgs]
+
+
+def info(rec: SyncEpoch) -> wire.EpochInfo:
+    return wire.EpochInfo(id=rec.epoch, head=rec.head)
+
+
+def parse_cursor(value: str | None) -> tuple[int, str | None] | None:
+    """The ``CURSOR;MARK`` header, or None when absent or malformed."""
+    if not value:
+        return None
+    cursor, _, mark = value.partition(";")
+    try:
+        return int(cursor), (mark or None)
+    except ValueError:
+        return None
+
+
+def check(
+    session: Session, org_id: str, site_epoch: str | None, cursor: tuple[int, str | None] | None
+) -> SyncEpoch:
+    """The organisation's current epoch, begun now if there is none, or if the site —
+    which synced in the current epoch — holds a feed position the feed does not: the
+    server went back (restored from an older dump)."""
+    rec = current(session, org_id)
+    if rec is None:
+        return begin(session, org_id, "first contact")
+    if site_epoch != rec.epoch or cursor is None:
+        return rec  # a site in an older epoch recovers; nothing to find out here
+    after, mark = cursor
+    if after <= 0:
+        return rec
+    head = feed_head(session, org_id)
+    reason = None
+    if after > head:
+        reason = f"feed head {head} below a site's cursor {after}"
+    elif mark is not None:
+        e = session.get(FeedEntry, (org_id, after))
+        if e is None or wire.entry_mark(e.entity, e.entity_id, e.version) != mark:
+            reason = f"feed entry {after} is not the one a site saw"
+    if reason is None:
+        return rec
+    # Sites finding it out together begin one epoch, not one each.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": "epoch:" + org_id})
+    now = current(session, org_id)
+    if now is not None and now.epoch != rec.epoch:
+        return now
+    return begin(session, org_id, reason)
+
+
+def record_verification(
+    store: Store, org_id: str, device_id: str, report: wire.VerifyReport
+) -> None:
+    with store.write() as s:
+        rec = s.get(SyncVerification, device_id)
+        if rec is None:
+            rec = SyncVerification(device_id=device_id, org_id=org_id)
+            s.add(rec)
+        rec.org_id, rec.at = org_id, utcnow()
+        rec.differences, rec.repaired, rec.rows = report.differences, report.repaired, report.rows
+
+
+def sync_health(session: Session, org_id: str) -> dict[str, object]:
+    """For the central admin API and console: the epochs (restores found out or
+    declared), each site's last verify, and the open conflicts by kind."""
+    eps = session.scalars(
+        select(SyncEpoch).where(SyncEpoch.org_id == org_id).order_by(SyncEpoch.started_at)
+    ).all()
+    checks = session.scalars(
+        select(SyncVerification).where(SyncVerification.org_id == org_id)
+    ).all()
+    kinds = session.execute(
+        select(ConflictRecord.kind, func.count())
+        .where(ConflictRecord.org_id == org_id, ConflictRecord.resolved_at.is_(None))
+        .group_by(ConflictRecord.kind)
+    ).all()
+    return {
+        "epochs": [{"epoch": e.epoch, "started_at": e.started_at.isoformat(), "head": e.head,
+                    "reason": e.reason} for e in eps],
+        "verifications": [{"device_id": v.device_id, "at": v.at.isoformat(),
+                           "differences": v.differences, "repaired": v.repaired,
+                           "rows": v.rows} for v in checks],
+        "open_conflicts": {k: n for k, n in kinds},
+        "divergent_devices": sum(1 for v in checks if v.differences),
+    }  # fmt: skip
+
+
+class EpochChanged(DomainError):
+    """A push from a site that synced in an older epoch: it must give back what the
+    restored server lacks (its outbox history, in order) before anything else."""
+
+    code = "epoch_changed"
+    status = 409
+
+    def __init__(self, rec: SyncEpoch) -> None:
+        super().__init__(
+            f"the central server was restored (epoch {rec.epoch} began at feed position "
+            f"{rec.head}); re-push the outbox history and re-read the feed",
+            details=[{"field": "epoch", "message": rec.epoch},
+                     {"field": "head", "message": str(rec.head)}],
+        )  # fmt: skip
