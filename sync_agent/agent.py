@@ -1,6 +1,7 @@
 """The sync agent: pushes the site's outbox, pulls the central feed, applies it.
 
-Two threads when running: a pusher woken at once by local writes (``store.listeners``),
+Two threads when running: a pusher woken at once by local writes (it subscribes to the
+store's change fan-out, ``Store.changes``),
 and a puller that long-polls the feed, so a change reaches other online sites in well
 under a second without a polling timer. Both back off with full jitter while the central
 server cannot be reached and report their state through ``status()``.
@@ -14,27 +15,73 @@ server's record: exactly once) or the new one.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import func, select
 
+from core.attachments.blobs import BlobStore, blob_store_beside
 from core.clock import utcnow
 from core.db import Store
+from core.identity import vault
 from core.models import AuditEntry, ConflictRecord, OutboxEntry
 from core.registry import registry
 from core.site import get_state
-from sync_agent import apply
+from core.sync import wire
+from core.sync.notices import ChangeNotice
+from sync_agent import inbound
 from sync_agent.backoff import Backoff
-from sync_agent.client import CentralClient, CentralError, Offline, Refused, Revoked, SyncError
+from sync_agent.blobs import BlobSync
+from sync_agent.client import (
+    CentralClient,
+    CentralError,
+    EpochChanged,
+    Offline,
+    Refused,
+    Revoked,
+    SyncError,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IDENTITY_KEY = "device"
 BOOTSTRAP_KEY = "bootstrap"
 REVOKED_KEY = "revoked"
+# What the running agent last reported, for `structura sync status` in another process.
+STATUS_KEY = "agent_status"
+EPOCH_KEY = "epoch"  # the central epoch this site syncs in ({id, head})
+MARK_KEY = "cursor_mark"  # wire.entry_mark of the feed entry at the cursor
+# Set by a recovery, for the rest of the epoch: versions went back with the restore, so a
+# pulled row is taken when its content differs, whatever the versions say.
+RECOVERING_KEY = "recovering"
+RECOVERY_KEY = "last_recovery"  # what the last recovery did, for status
+GC_EVERY = 3600.0  # seconds between collections of unneeded attachment bytes
+BLOB_SCAN_EVERY = 30.0  # seconds between looks for bytes to upload or prefetch
+HEARTBEAT = 10.0  # seconds between status records while nothing changes
+
+
+def _device_secret(store: Store, ident: dict[str, Any]) -> str | None:
+    """The device secret, unsealed (core.identity.vault). A store from before sealing
+    holds it in clear: it is sealed in place now."""
+    value = ident.get("device_secret")
+    if not value:
+        return None
+    if not vault.is_sealed(value):
+        with store.write() as s:
+            inbound.set_key(s, IDENTITY_KEY, {**ident, "device_secret": vault.seal(value)})
+        return str(value)
+    try:
+        return vault.unseal(value)
+    except vault.VaultError as exc:
+        log.error("%s", exc)
+        return None
 
 
 class SyncAgent:
@@ -49,6 +96,9 @@ class SyncAgent:
         pull_limit: int = 2000,
         long_poll: float = 25.0,
         backoff_cap: float = 60.0,
+        probe_every: float = 0.25,
+        verify_every: float | None = 900.0,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.store = store
         ident = get_state(store, IDENTITY_KEY) or {}
@@ -62,12 +112,24 @@ class SyncAgent:
 
             http = self._pinned_http = pinned_client(ident["central_fp"])
         self.client = client or CentralClient(
-            url, device_id=self.device_id, device_secret=ident.get("device_secret"), http=http
+            url, device_id=self.device_id, device_secret=_device_secret(store, ident), http=http
         )
+        self.client.epoch = (get_state(store, EPOCH_KEY) or {}).get("id")
+        # Attachment bytes (sync_agent.blobs): beside the site store unless given.
+        blobs = blobs or blob_store_beside(store)
+        self.blob_sync = BlobSync(store, self.client, blobs) if blobs is not None else None
+        self._blob_wake = threading.Event()
+        self._last_gc = 0.0
         self.batch_size, self.pull_limit, self.long_poll = batch_size, pull_limit, long_poll
+        self.probe_every = probe_every
+        # A full comparison now and then (cheap when nothing differs: one exchange per
+        # entity); None: only on demand (`structura sync verify`).
+        self.verify_every = verify_every
+        self.last_verify_at = time.monotonic()
         self._push_backoff = Backoff(cap=backoff_cap)
         self._pull_backoff = Backoff(cap=backoff_cap)
         self._wake = threading.Event()
+        self._healed = threading.Event()  # the central server answers again
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._push_lock = threading.Lock()
@@ -76,7 +138,10 @@ class SyncAgent:
         self.state = "revoked" if get_state(store, REVOKED_KEY) else "idle"
         self.last_sync_at: str | None = None
         self.last_error: str | None = None
-        self._listener: Callable[[list[dict[str, Any]]], None] = self._on_local_change
+        self.last_error_at: str | None = None
+        self._published: tuple[Any, ...] = ()
+        self._published_at = 0.0
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def enrolled(self) -> bool:
@@ -89,30 +154,83 @@ class SyncAgent:
         client's errors (Offline, Revoked, Refused, CentralError)."""
         out: dict[str, Any] = {}
         out["bootstrapped"] = self.bootstrap()
-        out["pushed"] = self.push_pending()
-        out["pulled"] = self.pull_available()
+        for attempt in (0, 1):
+            try:
+                out["pushed"] = self.push_pending()
+                out["pulled"] = self.pull_available()
+                break
+            except EpochChanged as exc:
+                if attempt:
+                    raise
+                out["recovered"] = self.recover(exc.info)
+        blobs = self.sync_blobs()
+        if any(blobs.values()):
+            out["blobs"] = blobs
         return out
 
-    def _guard(self, fn: Callable[[], Any]) -> Any:
+    def sync_blobs(self, *, prefetch: bool = True) -> dict[str, Any]:
+        """Attachment bytes after the rows: upload what is pending, fetch what was asked
+        for and what queued jobs will need; then, now and then, collect the bytes no
+        live row needs (only once their tombstones have been pushed)."""
+        if self.blob_sync is None or not self.enrolled:
+            return {}
+        report = self.blob_sync.run(prefetch=prefetch).as_dict()
+        if time.monotonic() - self._last_gc > GC_EVERY:
+            from core.attachments.service import collect_garbage
+
+            report["collected"] = collect_garbage(self.store, self.blob_sync.blobs)
+            self._last_gc = time.monotonic()
+        return report
+
+    def _guard(self, fn: Callable[[], T]) -> T:
         try:
             result = fn()
         except Revoked as exc:
             self._set_revoked(str(exc))
             raise
         except Offline as exc:
-            self.state, self.last_error = "offline", str(exc)
+            self._failed("offline", str(exc))
             raise
         except (Refused, CentralError) as exc:
-            self.state, self.last_error = "error", str(exc)
+            self._failed("error", str(exc))
             raise
-        self.state = "online"
+        # Recovered: the error no longer describes the link (it stays in the log).
+        self.state, self.last_error, self.last_error_at = "online", None, None
         self.last_sync_at = utcnow().isoformat()
+        self._publish()
         return result
+
+    def _failed(self, state: str, message: str) -> None:
+        self.state, self.last_error = state, message
+        self.last_error_at = utcnow().isoformat()
+        self._publish()
+
+    def _publish(self, force: bool = False) -> None:
+        """Record the running agent's state in the store when it changes (and every
+        ``HEARTBEAT`` s), so `structura sync status` in another process tells the truth."""
+        if not self._threads and not force:
+            return
+        key = (self.state, self.last_error)
+        now = time.monotonic()
+        if key == self._published and now - self._published_at < HEARTBEAT and not force:
+            return
+        self._published, self._published_at = key, now
+        record = {
+            "state": self.state, "last_sync_at": self.last_sync_at,
+            "last_error": self.last_error, "last_error_at": self.last_error_at,
+            "pid": os.getpid(), "running": bool(self._threads),
+            "heartbeat": utcnow().isoformat(),
+        }  # fmt: skip
+        try:
+            with self.store.write() as s:
+                inbound.set_key(s, STATUS_KEY, record)
+        except Exception:  # a status record never stops the sync itself
+            log.debug("could not record the sync status", exc_info=True)
 
     def _set_revoked(self, message: str) -> None:
         self.state, self.last_error = "revoked", message
         with self.store.write() as s:
-            apply.set_key(s, REVOKED_KEY, {"at": utcnow().isoformat(), "message": message})
+            inbound.set_key(s, REVOKED_KEY, {"at": utcnow().isoformat(), "message": message})
 
     def push_pending(self) -> int:
         """Push the outbox in batches until nothing is waiting. Returns ops answered."""
@@ -131,10 +249,12 @@ class SyncAgent:
                 if not ops:
                     self.forward_resolutions()
                     return total
-                wire = [op_json(op) for op in ops]
-                results = self._guard(lambda w=wire: self.client.push(w))
-                if len(results) != len(ops):
+                sent = [wire_op(op) for op in ops]
+                answers = self._guard(partial(self.client.push, sent))
+                if len(answers) != len(ops):
                     raise CentralError(500, "push answered a different number of ops")
+                # Kept as sent, in the outbox entry, for the person looking at it later.
+                results = [r.model_dump(mode="json") for r in answers]
                 with self.store.write() as s:
                     # Fresh copies: the puller may have acked some meanwhile.
                     fresh = s.scalars(
@@ -144,8 +264,96 @@ class SyncAgent:
                     ).all()
                     for op in fresh:
                         op.attempts = (op.attempts or 0) + 1
-                    apply.record_results(s, fresh, results, own_device=self.device_id)
+                    inbound.record_results(s, fresh, results, own_device=self.device_id)
+                self._note_epoch(self.client.last_epoch)
                 total += len(ops)
+
+    def _note_epoch(self, info: wire.EpochInfo | None) -> None:
+        """Remember the epoch at first contact; meeting another one is a restore."""
+        if info is None:
+            return
+        known = get_state(self.store, EPOCH_KEY)
+        if known is None:
+            with self.store.write() as s:
+                if inbound.get_key(s, EPOCH_KEY) is None:
+                    inbound.set_key(s, EPOCH_KEY, info.model_dump())
+            self.client.epoch = info.id
+        elif known.get("id") != info.id:
+            raise EpochChanged(info)
+
+    def recover(self, info: wire.EpochInfo) -> dict[str, Any]:
+        """The central server was restored from an older backup (a new epoch): give back
+        what it lacks, then re-read its feed from where the new epoch began.
+
+        Every op this site ever had answered is pushed again, in outbox order: those the
+        restored server knows are answered from its record (exactly once), those it lost
+        are applied now — a row created after the dump is created again, an edit or a
+        delete made after it is made again (a resurrected row is deleted again by this
+        site's newer tombstone). Pending ops then go the ordinary way. The feed is re-read
+        from the epoch's head, taking the central rows even where their versions went
+        back. Returns (and records, for status) what was done."""
+        with self._push_lock, self._pull_lock:
+            with self.store.read() as s:
+                cursor = int(inbound.get_key(s, inbound.CURSOR_KEY, 0) or 0)
+                old = (inbound.get_key(s, EPOCH_KEY) or {}).get("id")
+            self.client.epoch = info.id  # pushes from now on are in the new epoch
+            self.client.cursor_mark = None  # the old cursor is not a position of the new one
+            counts: dict[str, int] = {}
+            last = 0
+            while True:
+                with self.store.read() as s:
+                    ops = s.scalars(
+                        select(OutboxEntry)
+                        .where(OutboxEntry.status.in_(("done", "sent", "acked")),
+                               OutboxEntry.seq > last)
+                        .order_by(OutboxEntry.seq)
+                        .limit(self.batch_size)
+                    ).all()  # fmt: skip
+                if not ops:
+                    break
+                sent = [wire_op(op) for op in ops]
+                answers = self._guard(partial(self.client.push, sent))
+                with self.store.write() as s:
+                    for op, res in zip(ops, answers, strict=True):
+                        counts[res.status] = counts.get(res.status, 0) + 1
+                        if isinstance(res, wire.ConflictResult) and s.get(
+                            ConflictRecord, res.conflict_id) is None:  # fmt: skip
+                            s.add(inbound.conflict_copy(op, res.conflict.model_dump()))
+                last = ops[-1].seq
+            report = {
+                "at": utcnow().isoformat(), "from_epoch": old, "epoch": info.id,
+                "repushed": sum(counts.values()), "results": counts,
+                "cursor_before": cursor, "cursor_after": min(cursor, info.head),
+            }  # fmt: skip
+            with self.store.write() as s:
+                inbound.set_key(s, EPOCH_KEY, info.model_dump())
+                inbound.set_key(s, inbound.CURSOR_KEY, min(cursor, info.head))
+                inbound.set_key(s, MARK_KEY, None)
+                inbound.set_key(s, RECOVERING_KEY, True)
+                inbound.set_key(s, RECOVERY_KEY, report)
+                # Sent with the next requests: a position the restored feed has.
+                self.client.cursor_mark = f"{min(cursor, info.head)};"
+                s.add(AuditEntry(
+                    org_id=self.org_id or "", at=utcnow(), actor_id=None,
+                    device_id=self.device_id, entity="*", entity_id="*", kind="recovery",
+                    op_id=None, version=info.head, changes=report,
+                ))  # fmt: skip
+            log.warning("central server restored (epoch %s): %s", info.id, report)
+            return report
+
+    def verify(self, *, repair: bool = True) -> dict[str, Any]:
+        """Compare this site's copy with the central copy by checksums and repair what
+        differs from the central rows (``sync_agent.verify``)."""
+        from sync_agent.verify import verify_site
+
+        if not self.enrolled:
+            raise SyncError("this site is not enrolled")
+        with self._pull_lock:
+            report = verify_site(self, repair=repair)
+        self.last_verify_at = time.monotonic()
+        if report.get("given_back"):
+            self.push_pending()  # the rows the central server lacked go now
+        return report
 
     def forward_resolutions(self) -> int:
         """Close on the central server the conflicts people resolved here.
@@ -164,7 +372,7 @@ class SyncAgent:
             ).all()
         for conflict_id in todo:
             try:
-                self._guard(lambda c=conflict_id: self.client.resolve(c, "server"))
+                self._guard(partial(self.client.resolve, conflict_id, "server"))
             except CentralError as exc:
                 if exc.status != 404:  # unknown there: nothing to close
                     raise
@@ -184,26 +392,36 @@ class SyncAgent:
             while True:
                 if self._stop.is_set():
                     return total
-                cursor = int(get_state(self.store, apply.CURSOR_KEY, 0) or 0)
+                with self.store.read() as s:
+                    cursor = int(inbound.get_key(s, inbound.CURSOR_KEY, 0) or 0)
+                    mark = inbound.get_key(s, MARK_KEY)
+                    recovering = bool(inbound.get_key(s, RECOVERING_KEY))
+                self.client.cursor_mark = f"{cursor};{mark or ''}"
                 self._long_polling = wait > 0
                 try:
                     page = self._guard(
-                        lambda c=cursor, w=wait: self.client.pull(c, limit=self.pull_limit, wait=w)
+                        partial(self.client.pull, cursor, limit=self.pull_limit, wait=wait)
                     )
                 finally:
                     self._long_polling = False
                 if self._stop.is_set():
                     return total  # stopped while waiting: leave the store alone
-                entries = page["entries"]
+                # Positions of another epoch mean nothing here: recover first.
+                self._note_epoch(page.epoch)
+                entries = page.entries
                 if entries:
+                    last = entries[-1]
                     with self.store.write() as s:
                         # Re-read under the write lock: another puller may have moved it.
-                        if int(apply.get_key(s, apply.CURSOR_KEY, 0) or 0) != cursor:
+                        if int(inbound.get_key(s, inbound.CURSOR_KEY, 0) or 0) != cursor:
                             continue
-                        apply.apply_entries(s, entries, own_device=self.device_id)
-                        apply.set_key(s, apply.CURSOR_KEY, int(page["next"]))
+                        inbound.apply_entries(s, entries, own_device=self.device_id,
+                                              accept_older=recovering)  # fmt: skip
+                        inbound.set_key(s, inbound.CURSOR_KEY, page.next)
+                        inbound.set_key(s, MARK_KEY, wire.entry_mark(last.entity, last.id,
+                                                                     last.version))  # fmt: skip
                     total += len(entries)
-                if not page.get("more"):
+                if not page.more:
                     return total
                 wait = 0
 
@@ -222,7 +440,7 @@ class SyncAgent:
             # outbox: ops answered before it (a push that outran the bootstrap) are done
             # now if their row shows their version.
             with self.store.write() as s:
-                apply.settle_answered(s, apply.sent_keys(s))
+                inbound.settle_answered(s, inbound.sent_keys(s))
             return done
 
     def _bootstrap(self, state: dict[str, Any]) -> bool:
@@ -237,33 +455,33 @@ class SyncAgent:
             nonlocal buf
             with self.store.write() as s:
                 if buf and entity is not None:
-                    apply.bulk_rows(s, reg[entity], buf)
+                    inbound.bulk_rows(s, reg[entity], buf)
                 if done_entity is not None:
                     loaded.add(done_entity)
                 state["entities"] = sorted(loaded)
-                apply.set_key(s, BOOTSTRAP_KEY, dict(state))
+                inbound.set_key(s, BOOTSTRAP_KEY, dict(state))
             buf = []
 
         for item in self.client.snapshot():
-            if "cursor" in item:
-                cursor = int(item["cursor"])
+            if isinstance(item, wire.SnapshotCursor):
+                cursor = item.cursor
                 # Keep the oldest cursor across interrupted attempts.
                 state["cursor"] = min(cursor, int(state.get("cursor", cursor)))
-            elif "entity" in item:
+            elif isinstance(item, wire.SnapshotEntity):
                 if entity is not None and entity not in loaded:
                     flush(entity)
-                entity = item["entity"]
-            elif "end" in item:
+                entity = item.entity
+            elif isinstance(item, wire.SnapshotEnd):
                 if entity is not None and entity not in loaded:
                     flush(entity)
                 with self.store.write() as s:
                     state["done"] = True
-                    apply.set_key(s, BOOTSTRAP_KEY, state)
-                    apply.set_key(s, apply.CURSOR_KEY, int(state["cursor"]))
+                    inbound.set_key(s, BOOTSTRAP_KEY, state)
+                    inbound.set_key(s, inbound.CURSOR_KEY, int(state["cursor"]))
                     s.add(AuditEntry(
                         org_id=self.org_id or "", at=utcnow(), actor_id=None, device_id=None,
                         entity="*", entity_id="*", kind="bootstrap", op_id=None,
-                        version=int(state["cursor"]), changes={"rows": item.get("rows")},
+                        version=int(state["cursor"]), changes={"rows": item.rows},
                     ))  # fmt: skip
                 return True
             elif entity is not None and entity not in loaded:
@@ -275,16 +493,22 @@ class SyncAgent:
 
     # --- running in the background --------------------------------------------------
 
-    def _on_local_change(self, changes: list[dict[str, Any]]) -> None:
-        if any(c.get("source") != "sync" for c in changes):
+    def _on_local_change(self, notices: Sequence[ChangeNotice]) -> None:
+        # Rows pulled from the central server never enter the outbox: nothing to push.
+        if any(n.source != "sync" for n in notices):
             self._wake.set()
 
     def start(self) -> None:
         if self._threads:
             return
         self._stop.clear()
-        self.store.listeners.append(self._listener)
-        for name, target in (("sync-push", self._push_loop), ("sync-pull", self._pull_loop)):
+        self._unsubscribe = self.store.changes.subscribe(self._on_local_change)
+        if self.blob_sync is not None:
+            self.blob_sync.blobs.clean_temp()  # what a crash left; never a real blob
+        loops = [("sync-push", self._push_loop), ("sync-pull", self._pull_loop)]
+        if self.blob_sync is not None:
+            loops.append(("sync-blobs", self._blob_loop))
+        for name, target in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -292,11 +516,14 @@ class SyncAgent:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._listener in self.store.listeners:
-            self.store.listeners.remove(self._listener)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self.client.close()
         if self._pinned_http is not None:
             self._pinned_http.close()
+        self.state = "stopped" if self.state != "revoked" else self.state
+        self._publish(force=True)
         for t in self._threads:
             # A thread parked in a long-poll cannot be interrupted (closing the client
             # does not abort a blocked read) and holds nothing: when the poll returns it
@@ -305,6 +532,13 @@ class SyncAgent:
             parked = t.name == "sync-pull" and self._long_polling
             t.join(min(timeout, 0.5) if parked else timeout)
         self._threads = []
+        try:
+            with self.store.write() as s:  # not running any more, whatever the threads do
+                rec = inbound.get_key(s, STATUS_KEY) or {}
+                if rec.get("pid") == os.getpid():
+                    inbound.set_key(s, STATUS_KEY, {**rec, "running": False})
+        except Exception:
+            log.debug("could not record the stop", exc_info=True)
 
     def _loop_step(self, step: Callable[[], Any], backoff: Backoff) -> float | None:
         """Run one step; return how long to sleep before the next (None: go on now)."""
@@ -316,6 +550,13 @@ class SyncAgent:
             log.warning("this device was revoked; sync stopped (local data kept)")
             self._stop.set()
             return None
+        except EpochChanged as exc:
+            try:
+                self.recover(exc.info)
+            except SyncError as again:
+                log.info("sync: recovery interrupted: %s", again)
+                return backoff.next_delay()
+            return None
         except Refused as exc:
             log.error("central server refuses this client: %s", exc)
             return 300.0
@@ -325,17 +566,69 @@ class SyncAgent:
             if self._stop.is_set():
                 return None  # stopping: the client was closed under a request in flight
             log.exception("sync step failed")
-            self.state, self.last_error = "error", f"{type(exc).__name__}: {exc}"
+            self._failed("error", f"{type(exc).__name__}: {exc}")
         return backoff.next_delay()
+
+    def _retry_wait(self, delay: float, wake: threading.Event) -> None:
+        """Wait out a retry delay — until ``wake`` is set, the agent stops, or the central
+        server answers a cheap probe again (asked every ``probe_every`` s), whichever
+        comes first. The backoff spreads the real work of many sites coming back; the
+        probe costs the central server next to nothing and brings a site back within a
+        second of the link healing instead of up to the backoff cap."""
+        end = time.monotonic() + delay
+        while not self._stop.is_set() and not wake.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self._stop.wait(min(self.probe_every, left)) or wake.is_set():
+                return
+            if self.client.probe(timeout=max(0.2, self.probe_every)):
+                # Answering again: both loops go on now, from the start of their backoff.
+                self._push_backoff.reset()
+                self._pull_backoff.reset()
+                self._wake.set()
+                self._healed.set()
+                return
 
     def _push_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            delay = self._loop_step(self.push_pending, self._push_backoff)
+            delay = self._loop_step(self._push_and_wake, self._push_backoff)
             if self._stop.is_set():
                 break
-            # Sleep until a local write or a retry is due (a periodic retry anyway).
-            self._wake.wait(delay if delay is not None else 30.0)
+            self._publish()
+            if delay is None and self._verify_due():
+                self._loop_step(self.verify, self._push_backoff)
+            if delay is not None:
+                self._retry_wait(delay, self._wake)
+            else:
+                # Sleep until a local write (a periodic retry anyway).
+                self._wake.wait(min(30.0, HEARTBEAT))
+
+    def _push_and_wake(self) -> None:
+        if self.push_pending():
+            self._blob_wake.set()  # rows first, then their bytes
+
+    def _blob_loop(self) -> None:
+        """Bytes in their own thread, so a large upload never delays the rows. Woken
+        after each push and pull; looks at the content route's requests every second."""
+        backoff = Backoff(cap=60.0)
+        last_full = 0.0
+        while not self._stop.is_set():
+            full = time.monotonic() - last_full > BLOB_SCAN_EVERY or self._blob_wake.is_set()
+            self._blob_wake.clear()
+            if full:
+                delay = self._loop_step(lambda: self.sync_blobs(prefetch=True), backoff)
+                last_full = time.monotonic() if delay is None else last_full
+            else:
+                assert self.blob_sync is not None
+                delay = self._loop_step(self.blob_sync.fetch_wanted, backoff)
+            self._blob_wake.wait(delay if delay is not None else 1.0)
+
+    def _verify_due(self) -> bool:
+        if self.verify_every is None or self._stop.is_set():
+            return False
+        return time.monotonic() - self.last_verify_at >= self.verify_every
 
     def _pull_loop(self) -> None:
         first = True
@@ -344,47 +637,95 @@ class SyncAgent:
             def step(first: bool = first) -> None:
                 if first:
                     self.bootstrap()
-                self.pull_available(wait=0 if first else self.long_poll)
+                if self.pull_available(wait=0 if first else self.long_poll):
+                    self._blob_wake.set()  # new rows may name bytes to prefetch
 
             delay = self._loop_step(step, self._pull_backoff)
+            self._publish()
             if delay is None:
                 first = False
             else:
-                self._stop.wait(delay)
+                self._healed.clear()
+                self._retry_wait(delay, self._healed)
 
     # --- state for the desktop and the local API ------------------------------------
 
     def status(self) -> dict[str, Any]:
+        """The state as it is: this agent's own when it runs or has synced in this
+        process; otherwise what the agent running beside the site (another process)
+        last recorded, with ``running`` true only while that process lives and its
+        record is fresh."""
         with self.store.read() as s:
             pending = s.scalar(
                 select(func.count()).where(OutboxEntry.status.in_(("pending", "acked")))
             )
             conflicts = s.scalar(select(func.count()).where(ConflictRecord.resolved_at.is_(None)))
-            cursor = apply.get_key(s, apply.CURSOR_KEY, 0)
-        return {
+            cursor = inbound.get_key(s, inbound.CURSOR_KEY, 0)
+            recorded = inbound.get_key(s, STATUS_KEY) or {}
+            extra = {k: inbound.get_key(s, k) for k in EXTRA_STATUS_KEYS}
+        live = bool(self._threads) or self.last_sync_at is not None or self.last_error is not None
+        state, running = self.state, bool(self._threads)
+        last_sync_at, last_error, last_error_at = (
+            self.last_sync_at, self.last_error, self.last_error_at)  # fmt: skip
+        if not live and recorded:
+            running = _alive(recorded)
+            state = str(recorded.get("state") or "idle") if running else "stopped"
+            if self.state == "revoked":
+                state = "revoked"
+            last_sync_at = recorded.get("last_sync_at")
+            last_error, last_error_at = recorded.get("last_error"), recorded.get("last_error_at")
+        out = {
             "enrolled": self.enrolled,
             "device_id": self.device_id,
-            "state": self.state if self.enrolled else "not_enrolled",
-            "running": bool(self._threads),
+            "state": state if self.enrolled else "not_enrolled",
+            "running": running,
             "pending_ops": int(pending or 0),
             "open_conflicts": int(conflicts or 0),
-            "last_sync_at": self.last_sync_at,
-            "last_error": self.last_error,
+            "last_sync_at": last_sync_at,
+            "last_error": last_error,
+            "last_error_at": last_error_at,
             "cursor": int(cursor or 0),
         }
+        for k, v in extra.items():
+            if v is not None:
+                out[k] = v
+        return out
 
 
-def op_json(op: OutboxEntry) -> dict[str, Any]:
-    return {
-        "op_id": op.op_id,
-        "entity": op.entity,
-        "entity_id": op.entity_id,
-        "kind": op.kind,
-        "base_version": op.base_version,
-        "fields": op.fields or {},
-        "made_at": op.made_at,
-        "made_by": op.made_by,
-    }
+# Other records status() shows when present (the restore epoch, the last verify).
+EXTRA_STATUS_KEYS: tuple[str, ...] = (EPOCH_KEY, RECOVERY_KEY, "last_verify")
+
+
+def _alive(recorded: dict[str, Any]) -> bool:
+    """Is the agent that wrote ``recorded`` still running (its process exists and its
+    heartbeat is recent)?"""
+    if not recorded.get("running"):
+        return False
+    try:
+        beat = datetime.fromisoformat(str(recorded.get("heartbeat")))
+    except ValueError:
+        return False
+    if (utcnow() - beat).total_seconds() > 3 * HEARTBEAT:
+        return False
+    pid = int(recorded.get("pid") or 0)
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    return True
+
+
+def wire_op(op: OutboxEntry) -> wire.Op:
+    """An outbox entry as it goes on the wire (validated here, before it leaves)."""
+    return wire.Op.model_validate(
+        {"op_id": op.op_id, "entity": op.entity, "entity_id": op.entity_id, "kind": op.kind,
+         "base_version": op.base_version, "fields": op.fields or {}, "made_at": op.made_at,
+         "made_by": op.made_by}
+    )  # fmt: skip
 
 
 def enroll_site(
@@ -396,9 +737,12 @@ def enroll_site(
     Over HTTPS the central server's certificate is pinned from here on: the fingerprint
     the admin gave with the code, or else the one the server presents now (trust on
     first use). The code itself is already sent only to that certificate."""
-    from core.site import ensure_site, site_info
+    from core.site import ensure_site, set_site_code, site_info
+    from core.tls import plain_http_refused
     from sync_agent import pinning
 
+    if (why := plain_http_refused(central_url)) is not None:
+        raise Refused(why)
     info = site_info(store)
     central_fp = None
     pinned = None
@@ -425,10 +769,11 @@ def enroll_site(
         modules=tuple(data["org"]["modules"]), home_currency=data["org"]["home_currency"],
         org_id=data["org"]["id"], site_id=data["site"]["id"],
     )  # fmt: skip
+    set_site_code(store, data["site"].get("code"))
     with store.write() as s:
-        apply.set_key(s, IDENTITY_KEY, {
+        inbound.set_key(s, IDENTITY_KEY, {
             "central_url": central_url.rstrip("/"), "device_id": data["device_id"],
-            "device_secret": data["device_secret"], "org_id": data["org"]["id"],
+            "device_secret": vault.seal(data["device_secret"]), "org_id": data["org"]["id"],
             "site_id": data["site"]["id"], "central_fp": central_fp,
         })  # fmt: skip
     return data

@@ -14,4 +14,8 @@ def site_service(store: Any, settings: Any) -> SyncAgent | None:
     if not identity.get("device_id"):
         return None  # not enrolled: nothing to sync with
     url = settings.central_url or identity.get("central_url") or ""
-    return SyncAgent(store, url) if url else None
+    if not url:
+        return None
+    from core.attachments.blobs import site_blob_store
+
+    return SyncAgent(store, url, blobs=site_blob_store(settings.data_dir))

@@ -1,4 +1,7 @@
-"""Applying central rows to the site's SQLite store, and the answers to pushed ops.
+"""What comes back from the central server, applied to the site's SQLite store: pulled
+feed entries (``wire.FeedEntry``), the answers to pushed ops (``wire.OpResult``) and the
+snapshot rows of a bootstrap. (The central server's side of a push is ``central.push``;
+conflict records both sides share are ``core.sync.conflicts``.)
 
 Pulled rows are written straight to the table — never through the outbox (no echo, no
 loops: guarantee 7) — with an audit entry saying they came from the central server.
@@ -20,18 +23,24 @@ wall clocks never do (guarantee 10).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import writes
 from core.clock import utcnow, uuid7
 from core.models import AuditEntry, ConflictRecord, OutboxEntry, SyncState
 from core.registry import EntitySpec, registry, spec_for
 from core.serial import to_json, values_from_json
+from core.sync import wire
+from core.sync.notices import ChangeNotice
+from core.sync.unit import unit_of
+from core.writes import Actor
+from sync_agent import fastload
 
 ACTIVE = ("pending", "acked", "sent")
 MASK = "***"
@@ -76,8 +85,15 @@ def apply_row(
     op_id: str | None = None,
     from_device: str | None = None,
     own_device: str | None = None,
+    accept_older: bool = False,
 ) -> bool:
     """Make the local row equal to the central row ``data``, then rebase local edits.
+
+    ``accept_older``: after a central restore, versions went back: the restored server
+    numbers its versions anew and a version the site holds may stand for other content.
+    The central row is then taken whenever its content differs from the local one
+    (whatever the versions say), unless local edits of it still wait (they are rebased
+    as always).
 
     Returns False when the local copy already has this version or a newer one.
     ``force`` re-applies the same version (after a conflict or rejection the local row
@@ -87,9 +103,12 @@ def apply_row(
     server_version = int(data["version"])
     # Rows added earlier in this transaction are pending, not yet in the identity map
     # (lookups run without autoflush): find them here.
-    made = session.info.setdefault("pulled_new", {})
-    local = made.get((model, key)) or session.get(model, key)
-    if local is not None:
+    made = unit_of(session).made_here
+    local = made.get(("pulled", model, key)) or session.get(model, key)
+    if local is not None and accept_older and not force and local.sync_version >= server_version:
+        if (spec.name, key[1]) in active or _same_content(spec, local, data):
+            return False
+    elif local is not None:
         if local.sync_version > server_version:
             return False
         if local.sync_version == server_version and not force:
@@ -100,11 +119,14 @@ def apply_row(
     values = values_from_json(model, data)
     values.pop("version", None)
     values["sync_version"] = server_version
+    if spec.unique and values.get("deleted_at") is None:
+        _park_holders(session, spec, key, values)
     before: dict[str, Any] = {}
+    new_here = local is None
     if local is None:
         local = model(version=1, **values)
         session.add(local)
-        made[(model, key)] = local
+        made[("pulled", model, key)] = local
         changes = {k: [None, to_json(v)] for k, v in values.items()}
     else:
         for k, v in values.items():
@@ -116,6 +138,8 @@ def apply_row(
         changes = {k: [to_json(b), to_json(getattr(local, k))] for k, b in before.items()}
     _settle_ops(session, spec.name, key[1], server_version, op_id, from_device, own_device,
                 active, local=local, tombstone=data.get("deleted_at") is not None)  # fmt: skip
+    # Looked at once the whole page is in (after_pull): rules, derived totals.
+    unit_of(session).pulled.append((spec, local, None if new_here else before, op_id))
     secret = set(spec.secret_inputs.values())
     session.add(
         AuditEntry(
@@ -126,11 +150,50 @@ def apply_row(
                      if k not in ("field_versions", "sync_version", "updated_at")},
         )
     )  # fmt: skip
-    session.info.setdefault("changes", []).append(
-        {"entity": spec.name, "id": key[1], "kind": "sync", "version": local.version,
-         "org_id": key[0], "source": "sync"}
+    unit_of(session).notice(
+        ChangeNotice(entity=spec.name, id=key[1], kind="sync", version=local.version,
+                     org_id=key[0], source="sync")
     )  # fmt: skip
     return True
+
+
+def _same_content(spec: EntitySpec, local: Any, data: Mapping[str, Any]) -> bool:
+    values = values_from_json(spec.model, data)
+    names = [*spec.stored_fields, "deleted_at"]
+    return all(getattr(local, n) == values.get(n) for n in names if n in values)
+
+
+def _park_holders(
+    session: Session, spec: EntitySpec, key: tuple[str, str], values: Mapping[str, Any]
+) -> None:
+    """Make room for a central row's unique values (the database refuses two live rows
+    with one value). A local row still holding one is either this site's own create the
+    central server has not taken yet — it will come back as a ``unique`` conflict, its
+    values kept there — or a row whose central change has not arrived; either way it is
+    set aside as a local tombstone (no outbox entry). A later central version of it
+    brings it back as the central server has it."""
+    model = spec.model
+    for fname in spec.unique:
+        value = values.get(fname)
+        if value is None:
+            continue
+        holders = session.scalars(
+            select(model).where(
+                model.org_id == key[0], getattr(model, fname) == value,
+                model.deleted_at.is_(None), model.id != key[1],
+            )
+        ).all()  # fmt: skip
+        for other in holders:
+            # The identity map may hold a newer, not yet flushed state of it.
+            if other.deleted_at is None and getattr(other, fname) == value:
+                other.deleted_at = utcnow()
+                other.version += 1
+                unit_of(session).notice(
+                    ChangeNotice(entity=spec.name, id=other.id, kind="sync",
+                                 version=other.version, org_id=key[0], source="sync")
+                )  # fmt: skip
+        if holders:
+            session.flush()  # the tombstones go first, then the row taking the value
 
 
 def _settle_ops(
@@ -182,7 +245,11 @@ def _settle_ops(
 
 
 def apply_entries(
-    session: Session, entries: Iterable[Mapping[str, Any]], *, own_device: str | None
+    session: Session,
+    entries: Iterable[wire.FeedEntry],
+    *,
+    own_device: str | None,
+    accept_older: bool = False,
 ) -> int:
     entries = list(entries)
     active = active_rows(session)
@@ -190,8 +257,8 @@ def apply_entries(
     applied = 0
     by_entity: dict[str, set[str]] = {}
     for e in entries:
-        by_entity.setdefault(str(e["entity"]), set()).add(str(e["id"]))
-    kept = session.info.setdefault("preloaded", [])  # strong refs, see _preload
+        by_entity.setdefault(e.entity, set()).add(e.id)
+    kept = unit_of(session).kept  # strong refs, see _preload
     for entity, ids in by_entity.items():
         if entity in reg:
             model, ordered = reg[entity].model, sorted(ids)
@@ -200,21 +267,65 @@ def apply_entries(
                 kept.extend(session.scalars(stmt).all())
     with session.no_autoflush:  # rows are in the session now; see _preload
         for e in entries:
-            spec = reg.get(str(e["entity"]))
+            spec = reg.get(e.entity)
             if spec is None:
                 continue  # an entity this version does not know; the schema check stops it
-            if apply_row(session, spec, e["row"], active=active, op_id=e.get("op_id"),
-                         from_device=e.get("device_id"), own_device=own_device):  # fmt: skip
+            if apply_row(session, spec, e.row, active=active, op_id=e.op_id,
+                         from_device=e.device_id, own_device=own_device,
+                         accept_older=accept_older):  # fmt: skip
                 applied += 1
     session.flush()
-    settle_answered(session, {(str(e["entity"]), str(e["id"])) for e in entries})
+    settle_answered(session, {(e.entity, e.id) for e in entries})
+    after_pull(session, own_device=own_device)
     return applied
+
+
+def after_pull(session: Session, *, own_device: str | None, check: bool = True) -> None:
+    """What the write path does after a change, for rows that came from the central
+    server (they are written directly, see the module docstring): a job's totals are the
+    sums of this store's production reports (the central row does not hold reports this
+    site has not sent yet), and a pulled row that contradicts this site's own unsent
+    changes (a second job running on a machine, a machine running with an open stop) is
+    kept as a conflict record with the rule's code, never refused and never silent."""
+    from core.factory.rules import recompute_jobs
+    from core.rules import check_pulled, rule_reason
+
+    unit = unit_of(session)
+    pulled, unit.pulled = unit.pulled, []
+    jobs: dict[str, set[str]] = {}
+    for spec, row, _before, _op in pulled:
+        if spec.name == "jobs":
+            jobs.setdefault(row.org_id, set()).add(row.id)
+        elif spec.name == "production_reports":
+            jobs.setdefault(row.org_id, set()).add(row.job_id)
+    for org_id, ids in jobs.items():
+        recompute_jobs(session, org_id, ids)
+    if not check:
+        return
+    for spec, row, before, op_id in pulled:
+        if not spec.rules.invariants or row.deleted_at is not None:
+            continue
+        actor = Actor.system(row.org_id, own_device)
+        broken = check_pulled(
+            session, actor, spec.name, spec.rules, row, before, spec.stored_fields
+        )
+        if broken is None:
+            continue
+        changed = sorted(before) if before is not None else sorted(spec.stored_fields)
+        session.add(
+            ConflictRecord(
+                id=uuid7(), org_id=row.org_id, entity=spec.name, entity_id=row.id,
+                kind="rule", op_id=op_id, device_id=own_device, rule=None, fields=changed,
+                losing_values={}, winning_values={k: to_json(getattr(row, k)) for k in changed},
+                reason=rule_reason(broken), created_at=utcnow(),
+            )
+        )  # fmt: skip
 
 
 def record_results(
     session: Session,
-    ops: list[OutboxEntry],
-    results: list[Mapping[str, Any]],
+    ops: Sequence[OutboxEntry],
+    results: Sequence[Mapping[str, Any]],
     *,
     own_device: str | None,
 ) -> dict[str, int]:
@@ -233,6 +344,16 @@ def record_results(
     for op, res in restore:
         _restore(session, op, res, own_device=own_device, active=active)
     settle_answered(session, {(op.entity, op.entity_id) for op in ops})
+    refused_reports = {
+        (op.org_id, str((op.fields or {}).get("job_id")))
+        for op, _ in restore
+        if op.entity == "production_reports"
+    }
+    for org_id, job_id in refused_reports:  # a refused report no longer counts here
+        from core.factory.rules import recompute_jobs
+
+        recompute_jobs(session, org_id, {job_id})
+    after_pull(session, own_device=own_device, check=False)
     return counts
 
 
@@ -279,7 +400,7 @@ def settle_answered(session: Session, touched: Iterable[tuple[str, str]]) -> int
     return retired
 
 
-def _preload(session: Session, ops: list[OutboxEntry]) -> None:
+def _preload(session: Session, ops: Sequence[OutboxEntry]) -> None:
     """Load the batch's rows in a few queries; per-op lookups (with autoflush re-scanning
     the whole session each time) would make a large batch quadratic."""
     by_entity: dict[str, set[tuple[str, str]]] = {}
@@ -287,7 +408,7 @@ def _preload(session: Session, ops: list[OutboxEntry]) -> None:
         by_entity.setdefault(op.entity, set()).add((op.org_id, op.entity_id))
     reg = registry()
     # The identity map holds rows weakly: keep them for the transaction.
-    kept = session.info.setdefault("preloaded", [])
+    kept = unit_of(session).kept
     for entity, keys in by_entity.items():
         spec = reg.get(entity)
         if spec is None:
@@ -323,9 +444,16 @@ def _record_one(
     if status == "conflict":
         c = res.get("conflict") or {}
         if c.get("id") and session.get(ConflictRecord, c["id"]) is None:
-            session.add(_conflict_copy(op, c))
+            session.add(conflict_copy(op, c))
     elif status == "rejected":
         reason = res.get("reason") or {}
+        if reason.get("code") == "not_found" and op.kind in ("update", "delete"):
+            # The central server does not know a row this site holds: it lost it in a
+            # restore (a row made there after the backup). Given back whole, with this
+            # edit or delete in it, instead of dropped here (docs/sync.md, guarantee 12).
+            actor = Actor.system(op.org_id, own_device)
+            if writes.give_back(session, actor=actor, entity=op.entity, id=op.entity_id):
+                return
         session.add(
             ConflictRecord(
                 id=uuid7(), org_id=op.org_id, entity=op.entity, entity_id=op.entity_id,
@@ -338,7 +466,7 @@ def _record_one(
     restore.append((op, res))
 
 
-def _conflict_copy(op: OutboxEntry, c: Mapping[str, Any]) -> ConflictRecord:
+def conflict_copy(op: OutboxEntry, c: Mapping[str, Any]) -> ConflictRecord:
     return ConflictRecord(
         id=c["id"], org_id=op.org_id, entity=op.entity, entity_id=op.entity_id,
         kind=c.get("kind") or "field", op_id=op.op_id, device_id=c.get("device_id"),
@@ -359,12 +487,23 @@ def _restore(
 ) -> None:
     spec = spec_for(op.entity)
     row = res.get("row")
+    unique = res.get("status") == "conflict" and (res.get("conflict") or {}).get("kind") == "unique"
+    if unique:
+        # The create was not taken (its value is another row's): the local copy goes; its
+        # values wait in the conflict record for a rename, merge or discard.
+        _drop_local(session, spec, op, active=set())
     if row:
         apply_row(session, spec, row, active=active, force=True, own_device=own_device)
         return
-    # The central server has no such row (a refused create): the local copy goes, unless
-    # other local edits of it still wait for their answer.
-    if (op.entity, op.entity_id) in active_rows(session):
+    _drop_local(session, spec, op, active=active_rows(session))
+
+
+def _drop_local(
+    session: Session, spec: EntitySpec, op: OutboxEntry, *, active: set[tuple[str, str]]
+) -> None:
+    """The central server has no such row (a refused create): the local copy goes, unless
+    other local edits of it still wait for their answer."""
+    if (op.entity, op.entity_id) in active:
         return
     local = session.get(spec.model, (op.org_id, op.entity_id))
     if local is None:
@@ -380,13 +519,16 @@ def _restore(
             local.version += 1
 
 
-def bulk_rows(session: Session, spec: EntitySpec, rows: list[Mapping[str, Any]]) -> None:
+def bulk_rows(session: Session, spec: EntitySpec, rows: Sequence[Mapping[str, Any]]) -> None:
     """Bootstrap: insert snapshot rows in bulk (no audit per row; one summary entry is
     written by the caller). A row already here is replaced only by a newer version."""
     if not rows:
         return
     model = spec.model
+    if fastload.load(session, model, rows):
+        return
     table = model.__table__
+    assert isinstance(table, Table)  # a declarative model's, never a join or alias
     payload = []
     for data in rows:
         values = values_from_json(model, data)
