@@ -8,6 +8,7 @@ window. On quit, the reverse: window gone → bridge unhooked → SiteHost.stop.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -29,6 +30,7 @@ class Running:
     host: Any
     bridge: Any
     window: Any
+    lock: Any = None  # the data folder's instance lock (QLockFile)
 
     def shutdown(self) -> None:
         """Reverse order of start; safe to call twice."""
@@ -38,20 +40,40 @@ class Running:
         if self.host is not None:
             self.host.stop()
             self.host = None
+        if self.lock is not None:
+            self.lock.unlock()
+            self.lock = None
+
+
+def keep_window_responsive() -> None:
+    """The window shares the GIL with worker threads (exports, printouts, the table
+    reader, the LAN API). Two process-wide settings keep its waits short (measured
+    during a 100k-row export, docs/benchmarks.md):
+
+    - what start-up made lives as long as the window: ``gc.freeze()`` moves it out of
+      the collector's sight, so a full collection (set off by a worker's allocations,
+      run while holding the GIL) walks thousands of objects instead of a million; those
+      collections were 50-480 ms pauses of the window;
+    - a 1 ms GIL switch interval instead of 5 ms: a busy worker hands the GIL back to
+      the window's thread sooner each time it wakes (the longest stall went from
+      150-250 ms to 60-70 ms at load 4.5 on two cores, for no loss in export time).
+    """
+    gc.freeze()
+    sys.setswitchinterval(0.001)
 
 
 def qt_app(argv: list[str] | None = None) -> Any:
     from PySide6.QtWidgets import QApplication
 
     from desktop.i18n import detect_language, set_language
-    from desktop.theme import apply_theme, follow_os
+    from desktop.theme import apply_theme, chosen_scheme, follow_os
 
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else sys.argv[:1])
         app.setApplicationName("Structura")
         app.setOrganizationName("Structura")
-        apply_theme(app)
+        apply_theme(app, chosen_scheme())
         follow_os(app)
         set_language(detect_language())
     return app
@@ -79,35 +101,90 @@ def first_run(settings: Settings, *, interactive: bool) -> tuple[Any, Any] | Non
     return store, site
 
 
-def _import_with_progress(store: Any, site: Any, files: list[Any]) -> None:
-    from PySide6.QtCore import QCoreApplication, Qt
-    from PySide6.QtWidgets import QMessageBox, QProgressDialog
-
+def import_in_background(parent: Any, store: Any, site: Any, files: list[Any]) -> Any:
+    """The legacy import in a worker thread with progress and Cancel (LongWork). The
+    import is one transaction: Cancel (checked at each progress step) rolls all of it
+    back, so nothing is half-imported."""
     from desktop.i18n import tr
     from desktop.setup import import_legacy
+    from desktop.views.long_work import Cancelled, LongWork
 
-    dialog = QProgressDialog(tr("Importing…"), "", 0, 100)
-    dialog.setCancelButton(None)  # an import is one transaction: all or nothing
-    dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
-    dialog.setMinimumDuration(0)
+    def work(progress: Any, cancelled: Any) -> Any:
+        def step(_stage: str, done: int, total: int) -> None:
+            if cancelled():
+                raise Cancelled()
+            progress(done, total)
 
-    def progress(stage: str, done: int, total: int) -> None:
-        dialog.setLabelText(f"{tr('Importing…')} {stage}")
-        dialog.setMaximum(max(total, 1))
-        dialog.setValue(min(done, max(total, 1)))
-        QCoreApplication.processEvents()
+        return import_legacy(store, site, files, progress=step)
 
-    try:
-        report = import_legacy(store, site, files, progress=progress)
-    except Exception as exc:
-        dialog.close()
-        QMessageBox.warning(None, tr("Something went wrong"), str(exc))
+    return LongWork(parent, tr("Importing…"), work).start()
+
+
+def _import_with_progress(store: Any, site: Any, files: list[Any]) -> None:
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QMessageBox
+
+    from desktop.i18n import tr
+    from desktop.presenters.errors import user_message
+    from desktop.views.long_work import Cancelled
+
+    job = import_in_background(None, store, site, files)
+    loop = QEventLoop()
+    job.done.connect(lambda *_: loop.quit())
+    if not job.finished:
+        loop.exec()  # the progress dialog paints and answers Cancel meanwhile
+    if isinstance(job.error, Cancelled):
+        QMessageBox.information(None, "Structura", tr("Import cancelled: nothing was imported."))
         return
-    dialog.close()
-    refused = len(getattr(report, "refused", []))
+    if job.error is not None:
+        msg = user_message(job.error)
+        QMessageBox.warning(None, msg.title, msg.text)
+        return
+    report = job.result
     QMessageBox.information(
-        None, "Structura", f"{getattr(report, 'total_imported', 0)} imported, {refused} refused"
+        None, "Structura",
+        tr("{n} imported, {m} refused", n=getattr(report, "total_imported", 0),
+           m=len(getattr(report, "refused", []))),
+    )  # fmt: skip
+
+
+def _open_store(settings: Settings, *, interactive: bool) -> tuple[Any, Any] | None:
+    """The store and the data folder's lock, or None (cancelled, or a start-up problem
+    the user chose to quit on). A known problem (already open, store locked, newer
+    schema) is explained in a window with Try again / Quit, and logged in one line."""
+    from desktop.setup import open_existing
+    from desktop.views.startup_problem import (
+        StartupProblemDialog,
+        classify,
+        probe_store,
+        take_instance_lock,
     )
+
+    lock = None
+    while True:
+        try:
+            if settings.store_path.exists() and not settings.database_url:
+                lock = lock or take_instance_lock(settings.data_dir)
+                probe_store(settings.store_path)
+            opened = open_existing(settings) or first_run(settings, interactive=interactive)
+            if opened is None:
+                break
+            if lock is None and not settings.database_url:  # a first run made it now
+                lock = take_instance_lock(settings.data_dir)
+            return opened, lock
+        except Exception as exc:
+            problem = classify(exc, settings.data_dir)
+            if problem is None:
+                raise
+            log.warning("start-up stopped: %s (%s)", problem.code, problem.detail)
+            if not interactive:
+                print(f"{problem.title}. {problem.text}", file=sys.stderr)
+                break
+            if StartupProblemDialog(problem).exec() != StartupProblemDialog.DialogCode.Accepted:
+                break
+    if lock is not None:
+        lock.unlock()
+    return None
 
 
 def start(settings: Settings, *, interactive: bool = True, port: int | None = None,
@@ -116,22 +193,22 @@ def start(settings: Settings, *, interactive: bool = True, port: int | None = No
     from desktop.bridge import ChangeBridge
     from desktop.host import SiteHost
     from desktop.session import Session, office_user
-    from desktop.setup import open_existing
     from desktop.views.main_window import MainWindow
 
     app = qt_app()
-    opened = open_existing(settings) or first_run(settings, interactive=interactive)
-    if opened is None:
+    got = _open_store(settings, interactive=interactive)
+    if got is None:
         return None
-    store, site = opened
+    (store, site), lock = got
     session = Session(store, site, office_user(store, site))
     host = SiteHost(settings, store, site, port=port, announce=announce)
     bridge = ChangeBridge(store)
     bridge.start()
     window = MainWindow(session, bridge=bridge, host=host)
-    running = Running(app, session, host, bridge, window)
+    running = Running(app, session, host, bridge, window, lock)
     app.aboutToQuit.connect(running.shutdown)
     window.show()
+    keep_window_responsive()
     if host_services:
         # After the window: the services' imports (web stack) then overlap with the
         # first paint instead of delaying it. Writes never wait for them.

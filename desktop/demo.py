@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from core import writes
 from core.clock import utcnow, uuid7
-from core.services import factory_ops, writes
-from core.services.writes import Actor
+from core.factory import actions as factory_ops
+from core.tour.timezones import to_instant
+from core.writes import Actor
 
 MACHINES = [
     ("Conformadora C-1", "CONFORMADORA", "#3d7eff"),
@@ -144,13 +146,13 @@ def seed(store: Any, site: Any, actor: Actor, *, seed: int = 7) -> dict[str, lis
             )
             # History for the OEE chart: a fortnight of one 06:00-14:00 shift a day (the
             # rest of the day a planned stop), with some unplanned stops in the shift.
-            for day in range(14, 0, -1):
-                start = datetime.combine(date.today() - timedelta(days=day), time(6), UTC)
+            for days_ago in range(14, 0, -1):
+                start = datetime.combine(date.today() - timedelta(days=days_ago), time(6), UTC)
                 for m_i, mid in enumerate(ids["machines"][:4]):
                     stop = rnd.randint(15, 90)
-                    qty = Decimal(int((480 - stop) * 40 * rnd.uniform(0.78, 0.96)))
-                    scrap = int(qty * Decimal(rnd.randint(1, 5)) / 100)
-                    payload = {"machine_id": mid, "qty": str(qty), "scrap": str(scrap)}
+                    made = Decimal(int((480 - stop) * 40 * rnd.uniform(0.78, 0.96)))
+                    scrap = int(made * Decimal(rnd.randint(1, 5)) / 100)
+                    payload = {"machine_id": mid, "qty": str(made), "scrap": str(scrap)}
                     add(
                         s,
                         "events",
@@ -213,7 +215,8 @@ def seed(store: Any, site: Any, actor: Actor, *, seed: int = 7) -> dict[str, lis
                         "country": country,
                         "venue": venue,
                         "tz": tz,
-                        "starts_at": datetime.combine(day, time(19, 30), UTC),
+                        # 19:30 at the venue (the place's own clock, as on a contract)
+                        "starts_at": to_instant(datetime.combine(day, time(19, 30)), tz),
                         "fee": fee,
                         "currency": cur,
                         "tour": "Gira 2026",
@@ -250,8 +253,8 @@ def seed(store: Any, site: Any, actor: Actor, *, seed: int = 7) -> dict[str, lis
                         "show_id": show,
                         "departs_tz": tz,
                         "arrives_tz": tz,
-                        "departs_at": datetime.combine(day, time(9), UTC),
-                        "arrives_at": datetime.combine(day, time(13), UTC),
+                        "departs_at": to_instant(datetime.combine(day, time(9)), tz),
+                        "arrives_at": to_instant(datetime.combine(day, time(13)), tz),
                         "reference": f"RES{rnd.randint(10000, 99999)}",
                     },
                 )

@@ -16,15 +16,19 @@ opens on the store.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.db import Store
 from core.settings import Settings
 from core.site import SiteInfo, get_state
+
+if TYPE_CHECKING:
+    from sync_agent.agent import SyncAgent
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,35 @@ class Step:
     name: str
     state: str  # started | skipped | failed | stopped
     detail: str = ""
+    code: str = ""  # port_in_use | store_locked | … for the window to explain
+
+
+def failure_code(exc: BaseException) -> str:
+    """What kind of start-up problem ``exc`` is, for a message a person can act on."""
+    import errno
+    import sqlite3
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.EADDRINUSE:
+            return "port_in_use"
+        if isinstance(seen, OSError) and seen.errno in (errno.EACCES, errno.EPERM):
+            return "port_denied"
+        if isinstance(seen, sqlite3.OperationalError) and "locked" in str(seen):
+            return "store_locked"
+        if isinstance(seen, (ConnectionError, TimeoutError)):
+            return "central_unreachable"
+        seen = seen.__cause__ or seen.__context__
+    return "failed"
+
+
+def free_port(host: str) -> int:
+    """A port nobody listens on now, to offer when the configured one is taken."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -81,6 +114,10 @@ class SiteHost:
             self._step("announcement", self._start_announcer)
         self._step("sync agent", self._start_agent)
         self._step("site services", self._start_services)
+        # The web stack and the agent are made now and live as long as the process:
+        # out of the collector's sight like the window's (desktop.app's
+        # keep_window_responsive), or every full collection walks them with the GIL held.
+        gc.freeze()
 
     @property
     def starting(self) -> bool:
@@ -98,8 +135,12 @@ class SiteHost:
             log.warning("%s: not available here (%s); continuing without it", name, exc)
             return
         except Exception as exc:  # a service failing must not keep the office out
-            self.steps.append(Step(name, "failed", str(exc)))
-            log.exception("%s: failed to start", name)
+            code = failure_code(exc)
+            self.steps.append(Step(name, "failed", str(exc), code))
+            if code == "failed":
+                log.exception("%s: failed to start", name)
+            else:  # a known situation the window explains: one line, no traceback
+                log.warning("%s: %s (%s)", name, code, exc)
             return
         if detail is None:
             self.steps.append(Step(name, "skipped", "not configured"))
@@ -127,16 +168,18 @@ class SiteHost:
         return AppContext(**{k: v for k, v in kwargs.items() if k in params})
 
     def _start_server(self) -> str:
+        from core.private import check_site_files
         from local_api.app import create_app
         from local_api.server import EmbeddedServer
 
         # The API shares this process's store: one engine, and the desktop's listeners
         # hear writes made by LAN browsers.
+        check_site_files(self.settings)  # private files whatever the umask (warns)
         self.context = self._make_context()
         app = create_app(self.context)
         host = self.host if self.host is not None else self.settings.host
         port = self.port if self.port is not None else self.settings.port
-        ssl: dict[str, str] = {}
+        ssl: dict[str, Any] = {}  # uvicorn.Config's ssl_* keywords
         from core import tls
 
         if tls.https_wanted(self.settings):
@@ -145,9 +188,32 @@ class SiteHost:
             cert = tls.ensure_site_cert(self.settings.data_dir, self.site.site_name)
             self.fingerprint = cert.fingerprint
             ssl = tls.uvicorn_ssl(cert)
-        self.server = EmbeddedServer(app, host, port, **ssl)
-        self.server.start()
+        server = EmbeddedServer(app, host, port, **ssl)
+        server.start()  # raises when the port is taken; only a started server is kept
+        self.server = server
         return self.url or f"{host}:{port}"
+
+    def step(self, name: str) -> Step | None:
+        """The latest outcome of service ``name``."""
+        return next((s for s in reversed(self.steps) if s.name == name), None)
+
+    @property
+    def wanted_port(self) -> int:
+        return int(self.port if self.port is not None else self.settings.port)
+
+    def retry_server(self, port: int) -> bool:
+        """Start the local API on ``port`` after it failed (the user chose another port),
+        then the announcement. True once it answers."""
+        if self.server is not None:
+            return True
+        if self.broadcaster is not None:
+            self.broadcaster.stop()
+            self.broadcaster = None
+        self.port = port
+        self._step("local API", self._start_server)
+        if self.server is not None:
+            self._step("announcement", self._start_announcer)
+        return self.server is not None
 
     def _start_announcer(self) -> str | None:
         wanted = self.settings.announce if self.announce is None else self.announce
@@ -264,9 +330,7 @@ class SiteHost:
             log.exception("%s: failed to stop cleanly", name)
 
 
-def _agent_class() -> Any:
-    try:
-        from sync_agent import SyncAgent  # type: ignore[attr-defined]
-    except ImportError:
-        from sync_agent.agent import SyncAgent  # type: ignore[no-redef]
+def _agent_class() -> type[SyncAgent]:
+    from sync_agent.agent import SyncAgent
+
     return SyncAgent

@@ -8,6 +8,10 @@ shows English rather than nothing.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QTranslator
 
 _LANG = "en"
 
@@ -63,6 +67,10 @@ ES: dict[str, str] = {
     "Last error": "Último error",
     "Open conflicts": "Conflictos abiertos",
     "never": "nunca",
+    "Copy check": "Comprobación de la copia",
+    "not checked yet": "aún sin comprobar",
+    "in step with the central copy ({at})": "igual que la copia central ({at})",
+    "{n} rows differed, {r} repaired ({at})": "{n} filas diferían, {r} reparadas ({at})",
     "none": "ninguno",
     # messages
     "Saved": "Guardado",
@@ -78,6 +86,10 @@ ES: dict[str, str] = {
     "Exported {n} rows to {path}": "Exportadas {n} filas a {path}",
     "{n} rows": "{n} filas",
     "Scan to open the shop floor pages": "Escanee para abrir las páginas de planta",
+    "Pair a tablet": "Emparejar una tableta",
+    "Tablet": "Tableta",
+    "Pairing code": "Código de emparejamiento",
+    "(valid {minutes} minutes, once)": "(válido {minutes} minutos, una vez)",
     "LAN address": "Dirección en la red local",
     "Server": "Servidor",
     "running": "en marcha",
@@ -192,6 +204,219 @@ ES: dict[str, str] = {
     "At most {n} characters": "Como mucho {n} caracteres",
     "At most {n} decimal places": "Como mucho {n} decimales",
     "Choose one of: {options}": "Elija uno de: {options}",
+    "Not a currency code (ISO 4217, e.g. EUR)": "No es un código de moneda (ISO 4217, p. ej. EUR)",
+    "{name} ({code}) is no longer in use": "{name} ({code}) ya no está en uso",
+    "{name} ({code}) is not a currency for payments": "{name} ({code}) no es una moneda para pagos",
+    "Not a country code (ISO 3166, e.g. ES)": "No es un código de país (ISO 3166, p. ej. ES)",
+    "{name} ({code}) is no longer a country code": "{name} ({code}) ya no es un código de país",
+    # tour: time zones and settlements
+    "office time": "hora de la oficina",
+    "Office time": "Hora de la oficina",
+    "Local time": "Hora local",
+    "Time zone": "Zona horaria",
+    "{time} does not exist in {tz}: the clocks change that night": (
+        "{time} no existe en {tz}: esa noche cambia la hora"
+    ),
+    "Must be a positive decimal rate": "Debe ser un cambio decimal positivo",
+    "Cost not counted: {label} {amount} has no rate to {to}; enter the {currency} rate on "
+    "the show": "Coste no incluido: {label} {amount} no tiene cambio a {to}; introduzca el "
+    "cambio de {currency} en el concierto",
+    "No rate from {currency} to {to} on the show: the net in {to} is missing": (
+        "El concierto no tiene cambio de {currency} a {to}: falta el neto en {to}"
+    ),
+    "Incomplete settlement": "Liquidación incompleta",
+    "Incomplete": "Incompleto",
+    "not converted: {extra}": "sin convertir: {extra}",
+    "fx_rate": "cambio a moneda local",
+    "fx_rates": "cambios de otras monedas",
+    "is_production": "es producción",
+    "Print settlement": "Imprimir liquidación",
+    "YYYY-MM-DD HH:MM, local time ({zone})": "AAAA-MM-DD HH:MM, hora local ({zone})",
+    "Local time of the place, in the zone given in {zone}": (
+        "Hora local del lugar, en la zona indicada en {zone}"
+    ),
+    "The rules of the work do not allow this.": "Las reglas del trabajo no lo permiten.",
+    "stopped: {reason} since {since}": "parada: {reason} desde {since}",
+    "End stop": "Terminar parada",
+    "BREAKDOWN": "avería",
+    "SETUP": "preparación",
+    "MATERIAL": "sin material",
+    "NO_OPERATOR": "sin operario",
+    "QUALITY": "calidad",
+    "PLANNED_STOP": "parada planificada",
+    "OTHER": "otra",
+    "short_close_reason": "motivo de cierre corto",
+    "doc_number": "número",
+}
+
+
+# Rules of the work (core.factory.rules and friends): code -> (en, es), with the
+# error's parameters in braces.
+RULES: dict[str, tuple[str, str]] = {
+    "current_job_not_running": (
+        "{job} is not running on {machine} ({job_status}); it cannot be its current job.",
+        "{job} no está en curso en {machine} ({job_status}); no puede ser su orden actual.",
+    ),
+    "machine_busy": (
+        "{machine} is busy with job {job}; pause it first.",
+        "{machine} está ocupada con la orden {job}; páusela primero.",
+    ),
+    "machine_stopped": (
+        "{machine} is stopped ({reason} since {since}); end the stop first.",
+        "{machine} está parada ({reason} desde {since}); termine la parada primero.",
+    ),
+    "machine_unavailable": (
+        "{machine} is {machine_status}; set it back to idle first.",
+        "{machine} está en {machine_status}; póngala en espera primero.",
+    ),
+    "short_close_reason_required": (
+        "Only {produced} of {quantity} made: give a reason to close it short.",
+        "Solo {produced} de {quantity} producidos: indique el motivo del cierre corto.",
+    ),
+    "quantity_below_produced": (
+        "The quantity ({quantity}) cannot be below what was produced ({produced}).",
+        "La cantidad ({quantity}) no puede ser menor que lo producido ({produced}).",
+    ),
+    "job_transition": (
+        "Job {job} cannot go from {from} to {to}.",
+        "La orden {job} no puede pasar de {from} a {to}.",
+    ),
+    "reopen_office_only": (
+        "Only the office can reopen job {job}.",
+        "Solo la oficina puede reabrir la orden {job}.",
+    ),
+    "derived_field": (
+        "{field_name} is computed and cannot be set by hand.",
+        "{field_name} se calcula y no se puede cambiar a mano.",
+    ),
+    "downtime_already_open": (
+        "{machine} already has an open stop ({reason} since {since}).",
+        "{machine} ya tiene una parada abierta ({reason} desde {since}).",
+    ),
+    "downtime_already_ended": (
+        "This stop has already ended.",
+        "Esta parada ya terminó.",
+    ),
+    "no_open_downtime": (
+        "{machine} has no open stop.",
+        "{machine} no tiene ninguna parada abierta.",
+    ),
+    "negative_report": (
+        "Quantities cannot be negative; use a correction.",
+        "Las cantidades no pueden ser negativas; use una corrección.",
+    ),
+    "job_not_started": (
+        "Job {job} has not been started ({job_status}).",
+        "La orden {job} no se ha iniciado ({job_status}).",
+    ),
+    "produced_below_zero": (
+        "That would leave job {job} with less than nothing produced ({produced}).",
+        "La orden {job} quedaría con menos de cero producido ({produced}).",
+    ),
+    "correction_needs_report": (
+        "A correction names the report it corrects.",
+        "Una corrección indica el parte que corrige.",
+    ),
+    "correction_reason_required": (
+        "A correction needs a reason.",
+        "Una corrección necesita un motivo.",
+    ),
+    "correction_mismatch": (
+        "The corrected report belongs to another job.",
+        "El parte corregido es de otra orden.",
+    ),
+    "scrap_above_produced": (
+        "Scrap cannot exceed what was produced.",
+        "El desecho no puede superar lo producido.",
+    ),
+    "module_disabled": (
+        "The {module} module is not enabled for this organisation.",
+        "El módulo {module} no está activado para esta organización.",
+    ),
+    "attachment_owner_entity": (
+        "Files can be attached to jobs, stops, machines, shows and travel, not to {owner_entity}.",
+        "Solo se pueden adjuntar archivos a órdenes, paradas, máquinas, conciertos y viajes, no "
+        "a {owner_entity}.",
+    ),
+    "attachment_owner_role": (
+        "Your role cannot attach files to {owner_entity}.",
+        "Su rol no puede adjuntar archivos a {owner_entity}.",
+    ),
+    "attachment_owner_missing": (
+        "There is no {owner_entity} {owner_id} to attach the file to (deleted?).",
+        "No existe {owner_entity} {owner_id} al que adjuntar el archivo (¿borrado?).",
+    ),
+    "attachment_needs_bytes": (
+        "An attachment is made by uploading its file.",
+        "Un adjunto se crea subiendo su archivo.",
+    ),
+    "attachment_field_fixed": (
+        "Only the caption of an attachment can change, not its {field_name}.",
+        "De un adjunto solo puede cambiar el comentario, no {field_name}.",
+    ),
+    "attachment_type_not_allowed": (
+        "This kind of file ({media_type}) cannot be attached: send a photo (JPEG, PNG, WebP), a "
+        "PDF or plain text.",
+        "Este tipo de archivo ({media_type}) no se puede adjuntar: envíe una foto (JPEG, PNG, "
+        "WebP), un PDF o texto.",
+    ),
+    "attachment_type_mismatch": (
+        "The file says it is {declared} but its content is {found}.",
+        "El archivo dice ser {declared} pero su contenido es {found}.",
+    ),
+    "attachment_unreadable": (
+        "The file is not a readable {media_type}.",
+        "El archivo no es un {media_type} legible.",
+    ),
+    "attachment_too_many_pixels": (
+        "The image is too large ({width} x {height}; at most {max_pixels} pixels).",
+        "La imagen es demasiado grande ({width} x {height}; como mucho {max_pixels} píxeles).",
+    ),
+    "attachment_too_large": (
+        "The file is too large (at most {max_bytes} bytes).",
+        "El archivo es demasiado grande (como mucho {max_bytes} bytes).",
+    ),
+    "attachment_empty": (
+        "The file is empty.",
+        "El archivo está vacío.",
+    ),
+    "filename_empty": (
+        "The file needs a name.",
+        "El archivo necesita un nombre.",
+    ),
+    "filename_separator": (
+        "A file name may not contain / or \\.",
+        "Un nombre de archivo no puede contener / ni \\.",
+    ),
+    "filename_control": (
+        "The file name contains invisible or control characters.",
+        "El nombre del archivo contiene caracteres invisibles o de control.",
+    ),
+    "filename_reserved": (
+        "“.” and “..” are not file names.",
+        "«.» y «..» no son nombres de archivo.",
+    ),
+    "filename_too_long": (
+        "The file name is too long (at most 255 characters).",
+        "El nombre del archivo es demasiado largo (como mucho 255 caracteres).",
+    ),
+    "blob_hash_mismatch": (
+        "The file arrived damaged (its checksum differs); it will be sent again.",
+        "El archivo llegó dañado (su suma de control no coincide); se enviará de nuevo.",
+    ),
+    "blob_offset_mismatch": (
+        "The transfer resumed at {offset} bytes, but {have} had arrived.",
+        "La transferencia se reanudó en {offset} bytes, pero habían llegado {have}.",
+    ),
+    "blob_offset_gap": (
+        "The transfer resumed at {offset} bytes, but {have} had arrived.",
+        "La transferencia se reanudó en {offset} bytes, pero habían llegado {have}.",
+    ),
+    "blob_quota_exceeded": (
+        "The organisation's file storage is full ({used_bytes} of {quota_bytes} bytes).",
+        "El espacio de archivos de la organización está lleno ({used_bytes} de {quota_bytes} "
+        "bytes).",
+    ),
 }
 
 
@@ -208,6 +433,32 @@ def detect_language() -> str:
 def set_language(lang: str) -> None:
     global _LANG
     _LANG = "es" if lang.lower().startswith("es") else "en"
+    _install_qt_translations(_LANG)
+
+
+_QT_TRANSLATORS: list[QTranslator] = []
+
+
+def _install_qt_translations(lang: str) -> None:
+    """Qt's own texts (Yes/No, Cancel, the file dialog) from PySide6's qtbase catalogue,
+    and the locale for numbers and dates in Qt widgets."""
+    from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+
+    QLocale.setDefault(QLocale(QLocale.Language.Spanish if lang == "es"
+                               else QLocale.Language.English))  # fmt: skip
+    app = QCoreApplication.instance()
+    if app is None:
+        return
+    for old in _QT_TRANSLATORS:
+        app.removeTranslator(old)
+    _QT_TRANSLATORS.clear()
+    if lang == "en":
+        return
+    where = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    translator = QTranslator(app)
+    if translator.load(f"qtbase_{lang}", where):
+        app.installTranslator(translator)
+        _QT_TRANSLATORS.append(translator)
 
 
 def language() -> str:
@@ -215,8 +466,34 @@ def language() -> str:
 
 
 def tr(text: str, **kwargs: object) -> str:
-    out = ES.get(text, text) if _LANG == "es" else text
+    if _LANG == "es":
+        from desktop.labels import FIELDS_ES, UI_ES
+
+        out = ES.get(text) or UI_ES.get(text) or FIELDS_ES.get(text) or text
+    else:
+        out = text
     return out.format(**kwargs) if kwargs else out
+
+
+def choice_label(value: object) -> str:
+    """A stored enum value as words ("IN_PROGRESS" -> "In progress" / "En curso")."""
+    from desktop.labels import CHOICES
+
+    if value is None or value == "":
+        return ""
+    text = str(value)
+    pair = CHOICES.get(text)
+    if pair is not None:
+        return pair[1] if _LANG == "es" else pair[0]
+    words = text.replace("_", " ").lower()
+    return words[:1].upper() + words[1:]
+
+
+def rows_text(n: int) -> str:
+    """ "1 row" / "2,325 rows" with the language's digits."""
+    from desktop.models.formatting import number
+
+    return tr("1 row") if n == 1 else tr("{n} rows", n=number(n))
 
 
 def entity_label(spec: object) -> str:
@@ -225,7 +502,22 @@ def entity_label(spec: object) -> str:
 
 
 def field_label(name: str) -> str:
-    text = tr(name)
+    from desktop.labels import FIELDS_EN
+
+    text = tr(name) if _LANG == "es" else FIELDS_EN.get(name, name)
     if text == name:  # no translation: derive from the name (machine_id -> Machine)
         text = name.removesuffix("_id") if name != "tax_id" else "tax ID"
     return text.replace("_", " ")[:1].upper() + text.replace("_", " ")[1:]
+
+
+def rule_text(code: str, params: dict[str, object] | None = None) -> str:
+    """A rule error's message in the user's language; an unknown code shows as itself."""
+    texts = RULES.get(code)
+    if texts is None:
+        return code
+    text = texts[1] if _LANG == "es" else texts[0]
+    values = {k: ("" if v is None else v) for k, v in (params or {}).items()}
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError):
+        return text

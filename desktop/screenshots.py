@@ -31,6 +31,53 @@ def _conflict(session: Any, entity: str, entity_id: str) -> None:
                              created_at=utcnow()))  # fmt: skip
 
 
+def _attach_samples(panel: Any, app: Any) -> None:
+    """A photo, a PDF drawing and a file whose bytes have not arrived, on the record the
+    panel shows (the files are made here: no binary sample in the repository)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QColor, QImage, QPainter, QPen
+
+    folder = Path(tempfile.mkdtemp(prefix="structura-files-"))
+    image = QImage(1600, 1000, QImage.Format.Format_RGB32)
+    image.fill(QColor("#dfe7ef"))
+    p = QPainter(image)
+    p.setPen(QPen(QColor("#0b5cad"), 14))
+    p.drawRect(QRect(200, 250, 1200, 500))
+    p.drawLine(200, 500, 1400, 500)
+    p.setPen(QPen(QColor("#8c1010"), 10))
+    p.drawEllipse(1150, 420, 160, 160)
+    p.end()
+    image.save(str(folder / "rebaba-borde.jpg"), quality=88)
+    (folder / "plano-C150.pdf").write_bytes(
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+    image.fill(QColor("#f4e6d4"))
+    image.save(str(folder / "etiqueta-lote.jpg"), quality=88)
+
+    def settle() -> None:
+        # Wait on the threads, not in a processEvents() loop: PySide6 6.12 on Python 3.11
+        # drops a reference to None at every void call, and a spinning loop makes enough
+        # of them to crash the interpreter (docs/dev-notes.md).
+        while not panel.idle():
+            if panel.work is not None and not panel.work.finished:
+                panel.work.worker.wait()
+            for d in list(panel._decoders):
+                d.wait()
+            app.processEvents()
+
+    panel.caption.setText("Cara A")
+    panel.add_paths([str(folder / "etiqueta-lote.jpg")])
+    settle()
+    # As if its row had come by sync before its bytes: "not here yet".
+    missing = next(iter(panel.items.values()))
+    panel.blobs.path(missing.sha256).unlink()
+    panel.add_paths([str(folder / "plano-C150.pdf"), str(folder / "rebaba-borde.jpg")])
+    settle()
+    panel.list.setCurrentRow(0)
+    settle()
+
+
 def shoot(out: Path, *, lang: str = "en", scheme: str | None = None) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
@@ -104,6 +151,28 @@ def shoot(out: Path, *, lang: str = "en", scheme: str | None = None) -> list[Pat
     dialog.close()
     win.open("tablets")
     snap("13-tablets")
+    users = win.open("users")
+    users.table.selectRow(0)
+    snap("14-users")
+    inventory = win.open("inventory")
+    inventory.table.selectRow(7)
+    inventory.confirm_delete = lambda: True
+    inventory.delete_record()
+    win.open("trash").refresh()
+    snap("15-trash")
+    shows = win.open("shows")
+    shows.tabs.setCurrentWidget(shows.list)
+    shows.list.table.selectRow(0)
+    shows.tabs.setCurrentWidget(shows.costs)
+    snap("16-show-costs")
+    shows.tabs.setCurrentWidget(shows.day_sheet)
+    snap("17-show-day-sheet")
+    jobs = win.open("jobs")
+    jobs.tabs.setCurrentWidget(jobs.all)
+    jobs.all.table.selectRow(1)
+    jobs.all.side_tabs.setCurrentWidget(jobs.all.files)
+    _attach_samples(jobs.all.files, app)
+    snap("18-job-files")
     win.close()
     running.shutdown()
     QApplication.processEvents()
@@ -113,8 +182,10 @@ def shoot(out: Path, *, lang: str = "en", scheme: str | None = None) -> list[Pat
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[0]) if args else Path("artifacts/screenshots/desktop")
-    paths = shoot(out)
-    paths += shoot(out, lang="es", scheme="dark")
+    paths: list[Path] = []
+    for lang in ("en", "es"):
+        for scheme in ("light", "dark"):
+            paths += shoot(out, lang=lang, scheme=scheme)
     for p in paths:
         print(p)
     return 0

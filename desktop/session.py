@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from core import writes
 from core.db import Store
 from core.models import User
-from core.services import writes
-from core.services.writes import Actor
 from core.site import SiteInfo
+from core.writes import Actor
 
 FACTORY_ENTITIES = ("machines", "jobs", "projects", "clients", "inventory", "alerts",
                     "events", "downtimes")  # fmt: skip

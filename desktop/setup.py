@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.db import Store
+from core.private import private_dir
 from core.settings import Settings
 from core.site import SiteInfo, ensure_site, open_store, set_state, site_info
 
@@ -25,6 +26,7 @@ class SetupChoice:
     legacy_files: list[Path] = field(default_factory=list)
     central_url: str = ""
     enrolment_code: str = ""
+    demo_data: bool = False  # start with example records to try things out
 
     def problem(self) -> str:
         if not self.org_name:
@@ -54,7 +56,7 @@ def open_existing(settings: Settings) -> tuple[Store, SiteInfo] | None:
 def create_site(settings: Settings, choice: SetupChoice) -> tuple[Store, SiteInfo]:
     """A new site store. With a central URL and an enrolment code the organisation and
     site come from the central server (enrolment makes them); otherwise from the choice."""
-    choice.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(choice.data_dir)
     settings.data_dir = choice.data_dir
     store = open_store(settings.store_url())
     info = None
@@ -68,6 +70,11 @@ def create_site(settings: Settings, choice: SetupChoice) -> tuple[Store, SiteInf
     if info is None:
         info = ensure_site(store, org_name=choice.org_name, site_name=choice.site_name,
                            modules=choice.modules)  # fmt: skip
+    if choice.demo_data and not choice.enrolment_code:
+        from desktop.demo import seed
+        from desktop.session import office_user
+
+        seed(store, info, office_user(store, info))  # through the write path
     log.info("site %s of %s set up in %s", info.site_name, info.org_name, choice.data_dir)
     return store, info
 

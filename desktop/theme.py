@@ -70,5 +70,28 @@ def current_scheme() -> str:
     return value if value in ("light", "dark") else ("dark" if is_dark() else "light")
 
 
+def chosen_scheme() -> str | None:
+    """The scheme the user picked with View → Dark mode (None: follow the OS)."""
+    from PySide6.QtCore import QSettings
+
+    value = QSettings().value("theme")
+    return value if value in ("light", "dark") else None
+
+
+def choose_scheme(app: QApplication, scheme: str | None) -> str:
+    """Apply and remember the user's choice (None goes back to following the OS)."""
+    from PySide6.QtCore import QSettings
+
+    settings = QSettings()
+    if scheme is None:
+        settings.remove("theme")
+    else:
+        settings.setValue("theme", scheme)
+    return apply_theme(app, scheme)
+
+
 def follow_os(app: QApplication) -> None:
-    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: apply_theme(app))
+    """Follow the OS while the user has not chosen a scheme of their own."""
+    QGuiApplication.styleHints().colorSchemeChanged.connect(
+        lambda _s: apply_theme(app, chosen_scheme())
+    )

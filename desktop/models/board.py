@@ -1,6 +1,6 @@
 """The machines board: one item per active machine with its status and current job.
 
-The cards are ``core.services.factory_ops.board``'s, the same the shop-floor pages show.
+The cards are ``core.factory.actions.board``'s, the same the shop-floor pages show.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from core.services.factory_ops import board
+from core.factory.actions import board
 
 ACTIVE = ("PENDING", "IN_PROGRESS", "PAUSED")
 

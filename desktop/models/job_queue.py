@@ -23,8 +23,8 @@ from PySide6.QtCore import (
 from sqlalchemy import select
 
 from core.models import Job
-from desktop.i18n import field_label
-from desktop.models.formatting import display, is_numeric
+from desktop.i18n import choice_label, field_label
+from desktop.models.formatting import cell_text, is_numeric
 
 MIME = "application/x-structura-job-ids"
 # The head of a queue is what people reorder; a machine with thousands of open jobs
@@ -99,7 +99,9 @@ class JobQueueModel(QAbstractTableModel):
         job = self._jobs[index.row()]
         name = COLUMNS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return display(job[name])
+            if name in ("status", "priority"):
+                return choice_label(job[name])
+            return cell_text(job[name])
         if role == Qt.ItemDataRole.EditRole:
             return job[name]
         if role == Qt.ItemDataRole.TextAlignmentRole and is_numeric(job[name]):

@@ -8,11 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from core.models import CalendarEntry, Show, Travel
+from core.tour.timezones import local_date, local_time
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,15 @@ def month_items(session: Any, year: int, month: int) -> dict[date, list[Calendar
                 Show.starts_at < end,
             )
         ):
-            d = sh.starts_at.astimezone(ZoneInfo(sh.tz or "UTC")).date()
+            at = local_time(sh.starts_at, sh.tz)
+            d = at.date
             if first <= d <= last:
-                out[d].append(CalendarItem(d, "show", f"♪ {sh.city}", sh.id, "shows"))
+                text = f"♪ {at.text(with_date=False, with_zone=False)} {sh.city}"
+                out[d].append(CalendarItem(d, "show", text, sh.id, "shows"))
         for t in s.scalars(select(Travel).where(Travel.org_id == org, Travel.deleted_at.is_(None),
                                                 Travel.departs_at >= start,
                                                 Travel.departs_at < end)):  # fmt: skip
-            d = t.departs_at.astimezone(ZoneInfo(t.departs_tz or "UTC")).date()
+            d = local_date(t.departs_at, t.departs_tz)
             if first <= d <= last:
                 out[d].append(CalendarItem(d, "travel", f"→ {t.destination}", t.id, "travel"))
         for c in s.scalars(select(CalendarEntry).where(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from desktop.i18n import field_label, tr
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, RuleBroken
+from desktop.i18n import field_label, rule_text, tr
 
 
 @dataclass
@@ -13,7 +13,20 @@ class UserMessage:
     title: str
     text: str
     fields: dict[str, str] = field(default_factory=dict)  # field -> message
-    kind: str = "error"  # error | conflict | gone | forbidden
+    kind: str = "error"  # error | conflict | gone | forbidden | rule
+    code: str = ""  # the domain error's code (machine_busy, invalid ...)
+
+
+# Coded problems from core, in words (core gives a code and parameters, never a sentence).
+CODED = {
+    "time_nonexistent": "{time} does not exist in {tz}: the clocks change that night",
+    "rate_invalid": "Must be a positive decimal rate",
+}
+
+
+def coded_text(code: str, params: dict[str, object] | None = None) -> str | None:
+    template = CODED.get(code)
+    return tr(template, **(params or {})) if template else None
 
 
 def field_errors(exc: DomainError) -> dict[str, str]:
@@ -21,13 +34,27 @@ def field_errors(exc: DomainError) -> dict[str, str]:
     for d in exc.details or []:
         if isinstance(d, dict) and d.get("field"):
             message = str(d.get("message", "")).removeprefix("Value error, ")
+            code = str(d.get("code") or message)
+            message = coded_text(code, d.get("params")) or message
             if message.startswith("String should match pattern"):
                 message = tr("Invalid format")
             out.setdefault(str(d["field"]).split(".")[0], message)
     return out
 
 
-def user_message(exc: Exception) -> UserMessage:
+def user_message(exc: BaseException) -> UserMessage:
+    msg = _user_message(exc)
+    if isinstance(exc, DomainError):
+        msg.code = exc.code
+    return msg
+
+
+def _user_message(exc: BaseException) -> UserMessage:
+    if isinstance(exc, RuleBroken):
+        # A rule of the work said no: the core gives the code and values, worded here.
+        text = rule_text(exc.code, exc.params)
+        fields = {exc.field: text} if exc.field else {}
+        return UserMessage(tr("The rules of the work do not allow this."), text, fields, "rule")
     if isinstance(exc, Conflict):
         fields = field_errors(exc)
         if fields:  # a uniqueness clash: a field problem, not someone else's edit

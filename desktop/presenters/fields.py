@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
+from core import iso
 from core.registry import EntitySpec
-from desktop.i18n import field_label, tr
+from desktop.i18n import field_label, language, tr
 from desktop.models.formatting import display, format_decimal
 
 MULTILINE = {"description", "notes", "body", "address"}
@@ -127,9 +128,12 @@ def from_text(kind: str, text: str) -> Any:
         if kind == "json":
             return json.loads(text)
     except (ValueError, InvalidOperation, json.JSONDecodeError) as exc:
-        hint = {"int": "a whole number", "number": "a number", "date": "YYYY-MM-DD",
-                "datetime": "YYYY-MM-DD HH:MM", "json": "JSON"}.get(kind, "a value")  # fmt: skip
-        raise ParseError(f"{tr('Expected')} {hint}") from exc
+        # Whole sentences, so each language words them its own way.
+        expected = {"int": "Expected a whole number", "number": "Expected a number",
+                    "date": "Expected a date (YYYY-MM-DD)",
+                    "datetime": "Expected a date and time (YYYY-MM-DD HH:MM)",
+                    "json": "Expected JSON"}.get(kind, "Expected a value")  # fmt: skip
+        raise ParseError(tr(expected)) from exc
     return text
 
 
@@ -142,6 +146,17 @@ def check_field(model: type[BaseModel], name: str, value: Any, required: bool) -
     except ValidationError as exc:
         return friendly(name, exc.errors(include_url=False)[0])
     return ""
+
+
+# The error types core.fields raises for country and currency codes; a withdrawn code is
+# shown with its name so the user sees which currency or country it was.
+_CODE_ERRORS = {
+    "currency_code": "Not a currency code (ISO 4217, e.g. EUR)",
+    "currency_withdrawn": "{name} ({code}) is no longer in use",
+    "currency_not_money": "{name} ({code}) is not a currency for payments",
+    "country_code": "Not a country code (ISO 3166, e.g. ES)",
+    "country_withdrawn": "{name} ({code}) is no longer a country code",
+}
 
 
 def friendly(name: str, err: Any) -> str:
@@ -159,6 +174,13 @@ def friendly(name: str, err: Any) -> str:
         return tr("At most {n} characters", n=ctx.get("max_length", ""))
     if kind == "decimal_max_places":
         return tr("At most {n} decimal places", n=ctx.get("decimal_places", ""))
+    if kind == "rate_invalid":
+        return tr("Must be a positive decimal rate")
     if kind == "literal_error":
         return tr("Choose one of: {options}", options=ctx.get("expected", ""))
+    if kind in _CODE_ERRORS:
+        code = str(ctx.get("code", ""))
+        lang: Literal["es", "en"] = "es" if language() == "es" else "en"
+        named = iso.currency_name if kind.startswith("currency") else iso.country_name
+        return tr(_CODE_ERRORS[kind], code=code, name=named(code, lang))
     return str(err.get("msg", "")).removeprefix("Value error, ")

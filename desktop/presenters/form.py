@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from sqlalchemy import select
 
+from core import writes
 from core.errors import Conflict, DomainError
 from core.registry import registry
 from core.serial import row_to_json, to_json
-from core.services import writes
+from core.tour import timezones
+from desktop.i18n import tr
 from desktop.presenters.errors import UserMessage, user_message
 from desktop.presenters.fields import FieldSpec, ParseError, check_field, field_specs, from_text
 from desktop.presenters.fields import to_text as value_text
@@ -55,13 +56,23 @@ class FormPresenter(QObject):
         self.spec = registry()[entity]
         self.undo = undo
         self.fields: list[FieldSpec] = field_specs(self.spec)
+        # The stored row as JSON when the last write met a Conflict on this very row,
+        # taken before the rollback expires it (None: nothing to offer).
+        self._conflict_row: dict[str, Any] | None = None
         self._by_name = {f.name: f for f in self.fields}
+        # Instant fields typed and shown in the time of their place (starts_at -> tz).
+        self.zones = {
+            f.name: z
+            for f in self.fields
+            if f.kind == "datetime" and (z := timezones.zone_field(self.spec.fields, f.name))
+        }
         self.row_id: str | None = None
         self.version: int | None = None
         self._original: dict[str, Any] = {}
         self._values: dict[str, Any] = {}
         self._texts: dict[str, str] = {}
         self.errors: dict[str, str] = {}
+        self._zones_seen: dict[str, str] = {}
         self.conflict: ConflictChoice | None = None
         self.read_only = self.spec.append_only
 
@@ -73,6 +84,10 @@ class FormPresenter(QObject):
 
     @property
     def dirty(self) -> bool:
+        """Edited since loaded (or, for a new record, since the empty form was shown);
+        a half-typed value that does not parse yet counts too."""
+        if any(name in self._texts for name in self.errors):
+            return True
         return any(self._values.get(k) != self._original.get(k) for k in self._values)
 
     def value(self, name: str) -> Any:
@@ -81,7 +96,17 @@ class FormPresenter(QObject):
     def text(self, name: str) -> str:
         if name in self._texts:
             return self._texts[name]
-        return value_text(self._by_name[name].kind, self._values.get(name))
+        value = self._values.get(name)
+        if name in self.zones and value is not None:
+            return timezones.local_time(value, self._values.get(self.zones[name])).text(
+                with_zone=False
+            )
+        return value_text(self._by_name[name].kind, value)
+
+    def zone_of(self, name: str) -> str | None:
+        """The zone a place's time is typed in ('Europe/Madrid'); None for an instant that
+        belongs to no place (typed in the laptop's own time)."""
+        return (self._values.get(self.zones[name]) or "UTC") if name in self.zones else None
 
     def new(self, defaults: dict[str, Any] | None = None) -> None:
         self.row_id, self.version, self.conflict = None, None, None
@@ -90,11 +115,20 @@ class FormPresenter(QObject):
         for f in self.fields:
             info = self.spec.fields.model_fields[f.name]
             default = None if info.is_required() else info.get_default(call_default_factory=True)
+            if f.kind == "bool" and default is None:
+                # The box shows unticked, so unticked is what is saved: a value left to
+                # the server's default would differ from what the form showed.
+                default = False
             self._values[f.name] = default
         self._values.update(defaults or {})
+        self._remember_zones()
         self._texts.clear()
         self.errors.clear()
         self.loaded.emit()
+        # What "unchanged" means for a new record: the form as first shown (after the
+        # editors have filled in, since an empty choice box reports its own value).
+        self._original = dict(self._values)
+        self._texts.clear()
 
     def load(self, id: str) -> bool:
         model = self.spec.model
@@ -107,6 +141,7 @@ class FormPresenter(QObject):
             self.row_id, self.version = row.id, row.version
         self._original = dict(values)
         self._values = dict(values)
+        self._remember_zones()
         self._texts.clear()
         self.errors.clear()
         self.conflict = None
@@ -121,17 +156,53 @@ class FormPresenter(QObject):
         f = self._by_name[name]
         self._texts[name] = text
         try:
-            value = from_text(f.kind, text)
+            if name in self.zones and text.strip():
+                value = self._parse_local(name, text)
+            else:
+                value = from_text(f.kind, text)
         except ParseError as exc:
             return self._error(name, str(exc))
+        except DomainError as exc:
+            return self._error(name, user_message(exc).fields.get(name, exc.message))
         return self.set_value(name, value, _keep_text=True)
+
+    def _parse_local(self, name: str, text: str) -> Any:
+        try:
+            return timezones.parse_local(text, self.zone_of(name), field=name)
+        except ValueError as exc:
+            raise ParseError(f"{tr('Expected')} YYYY-MM-DD HH:MM") from exc
 
     def set_value(self, name: str, value: Any, *, _keep_text: bool = False) -> str:
         f = self._by_name[name]
         if not _keep_text:
             self._texts.pop(name, None)
         self._values[name] = value
-        return self._error(name, check_field(self.spec.update, name, value, f.required))
+        message = self._error(name, check_field(self.spec.update, name, value, f.required))
+        if not message and name in self._zones_seen and value != self._zones_seen[name]:
+            # Compared with the last valid zone: a half-typed one ("Europe/Ma") is no place.
+            old = self._zones_seen[name]
+            self._zones_seen[name] = value
+            self._rezone(name, old)
+        return message
+
+    def _remember_zones(self) -> None:
+        self._zones_seen = {z: self._values.get(z) or "UTC" for z in self.zones.values()}
+
+    def _rezone(self, zone_name: str, old_tz: Any) -> None:
+        """The zone changed: the time typed stays the same wall-clock time, now in the
+        new place (a show at 21:30 moved to Tokyo is at 21:30 in Tokyo)."""
+        for dt_name, z in self.zones.items():
+            instant = self._values.get(dt_name)
+            if z != zone_name or instant is None:
+                continue
+            wall = timezones.local(instant, old_tz).replace(tzinfo=None)
+            try:
+                self._values[dt_name] = timezones.to_instant(wall, self.zone_of(dt_name),
+                                                             field=dt_name)  # fmt: skip
+            except DomainError as exc:
+                self._error(dt_name, user_message(exc).fields.get(dt_name, exc.message))
+            else:
+                self._error(dt_name, "")
 
     def _error(self, name: str, message: str) -> str:
         if message:
@@ -142,17 +213,10 @@ class FormPresenter(QObject):
         return message
 
     def ref_choices(self, target: str) -> list[tuple[str, str]]:
-        tspec = registry()[target]
-        title = getattr(tspec.model, tspec.title_field)
+        from desktop.models import refs
+
         with self.session.read() as s:
-            rows = s.execute(
-                select(tspec.model.id, title)
-                .where(tspec.model.org_id == self.session.org_id,
-                       tspec.model.deleted_at.is_(None))
-                .order_by(title)
-                .limit(MAX_REF_CHOICES)
-            ).all()  # fmt: skip
-        return [(i, str(t)) for i, t in rows]
+            return refs.choices(s, self.session.org_id, target)
 
     # -- saving ----------------------------------------------------------------------------
 
@@ -175,8 +239,8 @@ class FormPresenter(QObject):
         try:
             row_id, version, kind, before = self._write(data)
         except Conflict as exc:
-            if getattr(exc, "snapshot", None) is not None:
-                self._offer_choice(data, exc.snapshot)  # type: ignore[attr-defined]
+            if self._conflict_row is not None:
+                self._offer_choice(data, self._conflict_row)
             else:
                 self._report(exc)
             return False
@@ -191,9 +255,10 @@ class FormPresenter(QObject):
 
     def _write(self, data: dict[str, Any]) -> tuple[str, int, str, dict[str, Any]]:
         actor = self.session.actor
+        self._conflict_row = None
         with self.session.write() as s:
             try:
-                if self.is_new:
+                if self.row_id is None:  # a new record
                     row = writes.create(s, actor=actor, entity=self.spec.name, data=data)
                     return row.id, row.version, "create", {}
                 before = {k: to_json(self._original.get(k)) for k in data}
@@ -203,7 +268,7 @@ class FormPresenter(QObject):
             except Conflict as exc:
                 # Snapshot now: once the transaction rolls back the row is expired.
                 current = exc.current
-                exc.snapshot = (  # type: ignore[attr-defined]
+                self._conflict_row = (
                     row_to_json(current) if current is not None and not self.is_new
                     and current.id == self.row_id else None
                 )  # fmt: skip
@@ -260,15 +325,19 @@ class FormPresenter(QObject):
         return True
 
     def delete(self) -> bool:
-        if self.is_new:
+        """Move the record to the trash (a tombstone that Restore or Undo brings back)."""
+        if self.row_id is None:  # a new record: nothing to delete
             return False
         try:
             with self.session.write() as s:
-                writes.delete(s, actor=self.session.actor, entity=self.spec.name,
-                              id=self.row_id, version=self.version)  # fmt: skip
+                row = writes.delete(s, actor=self.session.actor, entity=self.spec.name,
+                                    id=self.row_id, version=self.version)  # fmt: skip
+                ref = _Ref(row.id, row.version)
         except DomainError as exc:
             self._report(exc)
             return False
+        if self.undo is not None:
+            self.undo.record_write(self.spec.name, ref, "delete", {})
         self.new()
         return True
 

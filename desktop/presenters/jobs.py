@@ -13,10 +13,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy import select
 
+from core import writes
 from core.errors import Conflict, DomainError
+from core.factory import actions as factory_ops
 from core.models import Job
-from core.services import factory_ops, writes
-from core.services.writes import Actor
+from core.writes import Actor
 from desktop.presenters.errors import user_message
 from desktop.presenters.undo import Undoable, UndoPresenter
 
@@ -74,9 +75,8 @@ class JobsPresenter(QObject):
         except DomainError as exc:
             self.failed.emit(user_message(exc))
             return False
-        if self.undo is not None:  # only once committed
-            for item in undoables:
-                self.undo.record(item)
+        if self.undo is not None:  # only once committed; one drag is one undo step
+            self.undo.record_step(undoables)
         self.done.emit("queue reordered")
         return True
 
@@ -98,12 +98,32 @@ class JobsPresenter(QObject):
     def pause(self, job_id: str) -> bool:
         return self._act(factory_ops.pause_job, job_id)
 
-    def complete(self, job_id: str, produced: Any = None, scrap: Any = 0) -> bool:
-        """Complete a job; ``produced`` defaults to what is still outstanding."""
+    def complete(
+        self, job_id: str, produced: Any = None, scrap: Any = 0, reason: str | None = None
+    ) -> bool:
+        """Complete a job; ``produced`` defaults to what is still outstanding. Below the
+        quantity the rules ask for ``reason`` (a short close)."""
         if produced is None:
             with self.session.read() as s:
                 job = s.get(Job, (self.session.org_id, job_id))
                 if job is None:
                     return False
                 produced = max(job.quantity - job.produced_qty, 0)
-        return self._act(factory_ops.complete_job, job_id, produced=produced, scrap=scrap)
+        return self._act(
+            factory_ops.complete_job, job_id, produced=produced, scrap=scrap, reason=reason
+        )
+
+    def reopen(self, job_id: str) -> bool:
+        return self._act(factory_ops.reopen_job, job_id)
+
+    def end_stop(self, machine_id: str) -> bool:
+        """End the machine's open stop (its status follows: running again or idle)."""
+        try:
+            with self.session.write() as s:
+                factory_ops.end_machine_downtime(s, actor=self._floor_actor(),
+                                                 machine_id=machine_id)  # fmt: skip
+        except DomainError as exc:
+            self.failed.emit(user_message(exc))
+            return False
+        self.done.emit("stop ended")
+        return True

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from core.models import CalendarEntry, Job, Machine, Project, Show, Travel
-from desktop.i18n import field_label, tr
+from core.tour.timezones import home_zone, local_date, local_time
+from desktop.i18n import choice_label, field_label, tr
 from desktop.models.formatting import display, money
 
 STYLE = """
@@ -25,6 +25,18 @@ STYLE = """
  th { background: #eee; }
 </style>
 """
+
+
+def header(session: Any) -> str:
+    """The organisation's header on every printout: its name, the site and the date."""
+    from desktop.models.formatting import cell_text
+
+    site = session.site
+    today = cell_text(date.today())
+    return (f"<table style='border:none;margin-bottom:8pt'><tr>"
+            f"<td style='border:none;font-size:13pt'><b>{escape(site.org_name)}</b></td>"
+            f"<td style='border:none;text-align:right;color:#555'>{escape(site.site_name)}"
+            f" · {escape(today)}</td></tr></table><hr>")  # fmt: skip
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:
@@ -42,8 +54,8 @@ def job_ticket_html(session: Any, job_id: str) -> str:
         rows = [
             (field_label("machine_id"), machine.name if machine else job.machine_id),
             (field_label("project_id"), project.name if project else ""),
-            (field_label("status"), job.status),
-            (field_label("priority"), job.priority),
+            (field_label("status"), choice_label(job.status)),
+            (field_label("priority"), choice_label(job.priority)),
             (field_label("sequence"), job.sequence),
             (field_label("quantity"), f"{display(job.quantity)} {job.unit}"),
             (field_label("produced_qty"), f"{display(job.produced_qty)} {job.unit}"),
@@ -51,8 +63,12 @@ def job_ticket_html(session: Any, job_id: str) -> str:
             (field_label("due_at"), job.due_at),
         ]
         title = job.title
-    return (f"{STYLE}<h1>{escape(title)}</h1><p>#{escape(job_id)}</p>{_table(rows)}"
-            f"<h2>Notes</h2><p style='height:120pt'>&nbsp;</p>")  # fmt: skip
+        # People name a job by its document number; the internal id is never printed.
+        number = job.doc_number
+    ref = f"<p>{escape(tr('Number'))}: {escape(str(number))}</p>" if number else ""
+    return (f"{STYLE}{header(session)}<h1>{escape(title)}</h1>{ref}{_table(rows)}"
+            f"<h2>{escape(tr('notes').capitalize())}</h2>"
+            f"<p style='height:120pt'>&nbsp;</p>")  # fmt: skip
 
 
 def day_sheet_html(session: Any, day: date) -> str:
@@ -64,14 +80,14 @@ def day_sheet_html(session: Any, day: date) -> str:
                 select(Show).where(Show.org_id == session.org_id, Show.deleted_at.is_(None),
                                    Show.starts_at >= start, Show.starts_at < end)
                 .order_by(Show.starts_at))
-            if sh.starts_at.astimezone(ZoneInfo(sh.tz or "UTC")).date() == day
+            if local_date(sh.starts_at, sh.tz) == day
         ]  # fmt: skip
         travel = [
             t for t in s.scalars(
                 select(Travel).where(Travel.org_id == session.org_id, Travel.deleted_at.is_(None),
                                      Travel.departs_at >= start, Travel.departs_at < end)
                 .order_by(Travel.departs_at))
-            if t.departs_at.astimezone(ZoneInfo(t.departs_tz or "UTC")).date() == day
+            if local_date(t.departs_at, t.departs_tz) == day
         ]  # fmt: skip
         other = s.scalars(
             select(CalendarEntry).where(CalendarEntry.org_id == session.org_id,
@@ -79,16 +95,20 @@ def day_sheet_html(session: Any, day: date) -> str:
                                         CalendarEntry.starts_on <= day)
         ).all()  # fmt: skip
         other = [c for c in other if (c.ends_on or c.starts_on) >= day]
-        parts = [STYLE, f"<h1>{escape(tr('Day sheet'))} · {day.isoformat()}</h1>"]
+        parts = [STYLE, header(session), f"<h1>{escape(tr('Day sheet'))} · {day.isoformat()}</h1>"]
+        home = home_zone()
         for sh in shows:
-            local = sh.starts_at.astimezone(ZoneInfo(sh.tz or "UTC"))
-            parts.append(f"<h2>{escape(sh.city)} — {escape(sh.venue or '')}</h2>")
-            parts.append(_table([
-                (tr("Show"), f"{local:%H:%M} ({sh.tz})"),
+            at = local_time(sh.starts_at, sh.tz, home)
+            rows = [(tr("Show"), f"{at.text(with_date=False)} ({at.tz})")]
+            if at.home is not None:  # the office's clock beside the venue's
+                rows.append((tr("Office time"), at.home_text()))
+            rows += [
                 (field_label("fee"), money(sh.fee, sh.currency)),
                 (field_label("status"), sh.status),
                 (field_label("notes"), sh.notes or ""),
-            ]))  # fmt: skip
+            ]
+            parts.append(f"<h2>{escape(sh.city)} — {escape(sh.venue or '')}</h2>")
+            parts.append(_table(rows))
         if travel:
             parts.append(f"<h2>{escape(tr('Travel'))}</h2><table><tr><th>"
                          + "</th><th>".join(escape(field_label(c)) for c in
@@ -96,14 +116,13 @@ def day_sheet_html(session: Any, day: date) -> str:
                                              "arrives_at", "reference"))
                          + "</th></tr>")  # fmt: skip
             for t in travel:
-                dep = t.departs_at.astimezone(ZoneInfo(t.departs_tz or "UTC"))
+                dep = local_time(t.departs_at, t.departs_tz).text(with_date=False)
                 arr = (
-                    t.arrives_at.astimezone(ZoneInfo(t.arrives_tz or "UTC"))
+                    local_time(t.arrives_at, t.arrives_tz).text(with_date=False)
                     if t.arrives_at
-                    else None
+                    else ""
                 )
-                cells = [t.kind, t.origin, t.destination, f"{dep:%H:%M}",
-                         f"{arr:%H:%M}" if arr else "", t.reference or ""]  # fmt: skip
+                cells = [t.kind, t.origin, t.destination, dep, arr, t.reference or ""]
                 parts.append("<tr><td>" + "</td><td>".join(escape(c) for c in cells) + "</td></tr>")
             parts.append("</table>")
         for c in other:
@@ -112,6 +131,63 @@ def day_sheet_html(session: Any, day: date) -> str:
         if not (shows or travel or other):
             parts.append(f"<p>{escape(tr('Nothing planned'))}</p>")
     return "".join(parts)
+
+
+def settlement_html(session: Any, show_id: str) -> str:
+    """The settlement as printed: the same lines, and its warnings when incomplete."""
+    from desktop.presenters.settlement import settlement_view
+
+    view = settlement_view(session, show_id)
+    body = "".join(
+        f"<tr><th>{escape(ln.label)}</th><td>{escape(ln.formula)}</td>"
+        f"<td style='text-align:right'>{escape(ln.amount)}</td></tr>"
+        for ln in view.lines
+    )
+    parts = [STYLE, header(session),
+             f"<h1>{escape(tr('Settlement'))}</h1><p>{escape(view.title)}</p>",
+             f"<table>{body}</table>"]  # fmt: skip
+    if view.home:
+        parts.append(f"<p>{escape(view.home)}</p>")
+    if view.warnings:
+        items = "".join(f"<li>{escape(w)}</li>" for w in view.warnings)
+        parts.append(f"<ul style='color:#b00020'>{items}</ul>")
+    return "".join(parts)
+
+
+def settlement_xlsx(session: Any, show_id: str, path: str | Path) -> Path:
+    """The settlement sheet as a workbook: the organisation's header, the show, each
+    line with its arithmetic, the costs and any warning (same content as the PDF)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from desktop.presenters.export import sanitize_cell
+    from desktop.presenters.settlement import settlement_view
+
+    view = settlement_view(session, show_id)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = tr("Settlement")[:31]
+    ws.append([sanitize_cell(session.site.org_name), sanitize_cell(session.site.site_name)])
+    ws["A1"].font = Font(bold=True, size=13)
+    ws.append([sanitize_cell(view.title)])
+    ws.append([])
+    for ln in view.lines:
+        ws.append([sanitize_cell(ln.label), sanitize_cell(ln.formula), sanitize_cell(ln.amount)])
+    if view.costs:
+        ws.append([])
+        ws.append([tr("Costs")])
+        for kind, amount, _prod in view.costs:
+            ws.append([sanitize_cell(kind), "", sanitize_cell(amount)])
+    if view.home:
+        ws.append([sanitize_cell(view.home)])
+    for w in view.warnings:
+        ws.append([sanitize_cell(w)])
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["B"].width = 30
+    ws.column_dimensions["C"].width = 18
+    path = Path(path)
+    wb.save(path)
+    return path
 
 
 def write_pdf(html: str, path: str | Path, *, title: str = "Structura") -> Path:

@@ -15,11 +15,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy import func, select
 
+from core import writes
 from core.clock import utcnow
 from core.errors import DomainError, NotFound
 from core.models import ConflictRecord, OutboxEntry
 from core.registry import registry
-from core.services import writes
 from desktop.presenters.errors import user_message
 
 
@@ -102,14 +102,28 @@ class SyncPresenter(QObject):
                 rec = s.get(ConflictRecord, conflict_id)
                 if rec is None or rec.org_id != self.session.org_id:
                     raise NotFound(f"conflict '{conflict_id}' not found")
-                data = {k: v for k, v in (rec.losing_values or {}).items() if k in keep_mine}
-                if data and rec.entity in registry():
-                    writes.update(s, actor=self.session.actor, entity=rec.entity,
-                                  id=rec.entity_id, data=data)  # fmt: skip
-                rec.resolved_at = utcnow()
-                rec.resolved_by = self.session.actor.user_id
-                rec.resolution = {"kept_mine": sorted(data), "kept_theirs": sorted(
-                    {n for n in (rec.fields or [])} - set(data))}  # fmt: skip
+                if rec.kind == "unique":
+                    # The refused create has no row here: keep nothing of it (discard)
+                    # or write the kept fields into the row that holds the value (merge).
+                    # A rename needs a new value: the site API or `structura sync
+                    # conflicts --choice rename`.
+                    from core.sync.conflicts import resolve_conflict
+
+                    kept = {k: v for k, v in (rec.losing_values or {}).items() if k in keep_mine}
+                    resolve_conflict(s, actor=self.session.actor, conflict_id=conflict_id,
+                                     choice="merge" if kept else "discard",
+                                     values=kept or None)  # fmt: skip
+                    data = None
+                else:
+                    data = {k: v for k, v in (rec.losing_values or {}).items() if k in keep_mine}
+                if data is not None:
+                    if data and rec.entity in registry():
+                        writes.update(s, actor=self.session.actor, entity=rec.entity,
+                                      id=rec.entity_id, data=data)  # fmt: skip
+                    rec.resolved_at = utcnow()
+                    rec.resolved_by = self.session.actor.user_id
+                    rec.resolution = {"kept_mine": sorted(data), "kept_theirs": sorted(
+                        {n for n in (rec.fields or [])} - set(data))}  # fmt: skip
         except DomainError as exc:
             self.failed.emit(user_message(exc))
             return False

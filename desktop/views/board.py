@@ -3,13 +3,16 @@ reaches the store (a tablet starting a job, a pulled change)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
+    QLabel,
     QListView,
+    QMenu,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
 from desktop.i18n import tr
 from desktop.models.board import CARD_ROLE, BoardModel
 from desktop.models.formatting import display
+from desktop.presenters.jobs import JobsPresenter
 from desktop.theme import STATUS_COLORS
 
 CARD = QSize(250, 150)
@@ -61,7 +65,7 @@ class CardDelegate(QStyledItemDelegate):
         painter.setFont(option.font)
         painter.setPen(status_colour)
         painter.drawText(QRect(x, r.top() + 32, w, 18), Qt.AlignmentFlag.AlignLeft,
-                         f"● {tr(card['status'])}")  # fmt: skip
+                         f"● {status_line(card)}")  # fmt: skip
         painter.setPen(pal.text().color())
         job = card.get("current_job")
         line = job["title"] if job else "—"
@@ -100,11 +104,21 @@ class CardDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+def status_line(card: dict[str, Any]) -> str:
+    """The machine's state: its open stop (reason and since when) when it has one."""
+    stop = card.get("stop")
+    if not stop:
+        return tr(card["status"])
+    since = datetime.fromisoformat(stop["since"]).astimezone().strftime("%H:%M")
+    return tr("stopped: {reason} since {since}", reason=tr(stop["reason"]), since=since)
+
+
 class BoardPage(QWidget):
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page_board")
         self.model = BoardModel(session, self)
+        self.jobs = JobsPresenter(session, parent=self)
         self.view = QListView()
         self.view.setObjectName("board")
         self.view.setViewMode(QListView.ViewMode.IconMode)
@@ -114,9 +128,32 @@ class BoardPage(QWidget):
         self.view.setSpacing(4)
         self.view.setItemDelegate(CardDelegate(self.view))
         self.view.setModel(self.model)
+        # A stopped machine's card offers to end the stop (as the tablets' button does).
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+        self.message = QLabel()
+        self.message.setObjectName("board_message")
+        self.jobs.failed.connect(lambda msg: self.message.setText(msg.text))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.view)
+        layout.addWidget(self.message)
+
+    def end_stop(self, row: int) -> bool:
+        card = self.model.card(row)
+        ok = self.jobs.end_stop(card["id"])
+        if ok:
+            self.message.setText("")
+            self.model.refresh()
+        return ok
+
+    def _menu(self, pos: Any) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid() or not self.model.card(index.row()).get("stop"):
+            return
+        menu = QMenu(self)
+        menu.addAction(tr("End stop"), lambda: self.end_stop(index.row()))
+        menu.exec(self.view.viewport().mapToGlobal(pos))
 
     def apply_changes(self, changes: list[dict[str, Any]]) -> None:
         self.model.apply_changes(changes)

@@ -19,7 +19,12 @@ from PySide6.QtWidgets import (
 
 from desktop.i18n import tr
 from desktop.models.formatting import money
-from desktop.presenters.finance import oee_per_machine, revenue_per_month, totals
+from desktop.presenters.finance import (
+    downtime_by_reason,
+    oee_per_machine,
+    revenue_per_month,
+    totals,
+)
 from desktop.views.charts import ChartWidget
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -47,9 +52,14 @@ class FinancePage(QWidget):
         top.addWidget(QLabel(tr("Period")))
         top.addWidget(self.period)
         top.addStretch(1)
+        self.warnings = QLabel()
+        self.warnings.setObjectName("financeWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #b00020;")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table)
+        layout.addWidget(self.warnings)
         self.refresh()
 
     def refresh(self) -> None:
@@ -59,10 +69,36 @@ class FinancePage(QWidget):
             cells = (row.period, row.currency, str(row.shows), money(row.gross),
                      money(row.costs), money(row.net), row.note)  # fmt: skip
             for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+                item = QTableWidgetItem(text + (" ⚠" if c == 5 and not row.complete else ""))
                 if 2 <= c <= 5:
                     item.setTextAlignment(RIGHT)
+                if row.warnings:
+                    item.setToolTip("\n".join(row.warnings))
                 self.table.setItem(r, c, item)
+        lines = [f"{row.period}: {w}" for row in rows for w in row.warnings]
+        self.warnings.setText("\n".join(lines))
+        self.warnings.setVisible(bool(lines))
+
+    def export(self, path: str | None = None, *, wait: bool = False) -> Any:
+        """Finance export (Ctrl+E): the totals as shown, with the organisation's name,
+        to Excel or CSV. A few hundred rows at most, so written at once."""
+        if path is None:
+            from PySide6.QtWidgets import QFileDialog
+
+            path, _ = QFileDialog.getSaveFileName(self, tr("Export"), "finance.xlsx",
+                                                  "Excel (*.xlsx);;CSV (*.csv)")  # fmt: skip
+            if not path:
+                return None
+        from desktop.presenters.export import write_table
+
+        def text(item: QTableWidgetItem | None) -> str:
+            return item.text() if item is not None else ""
+
+        cols = range(self.table.columnCount())
+        head = [text(self.table.horizontalHeaderItem(c)) for c in cols]
+        rows = [[text(self.table.item(r, c)) for c in cols] for r in range(self.table.rowCount())]
+        title = f"{self.session.site.org_name} · {tr('Finance')} · {self.period.currentText()}"
+        return write_table(path, title, head, rows)
 
     def apply_changes(self, changes: list[dict[str, Any]]) -> None:
         if any(c.get("entity") in ("shows", "show_costs", "finance_rules") for c in changes):
@@ -78,6 +114,8 @@ class ChartsPage(QWidget):
         self.revenue.setObjectName("revenueChart")
         self.oee = ChartWidget(tr("OEE per machine"), percent=True)
         self.oee.setObjectName("oeeChart")
+        self.downtime = ChartWidget(tr("Downtime by reason (hours)"), pareto=True)
+        self.downtime.setObjectName("downtimeChart")
         layout = QVBoxLayout(self)
         if session.has("tour"):
             layout.addWidget(self.revenue)
@@ -85,8 +123,10 @@ class ChartsPage(QWidget):
             self.revenue.hide()
         if session.has("factory"):
             layout.addWidget(self.oee)
+            layout.addWidget(self.downtime)
         else:
             self.oee.hide()
+            self.downtime.hide()
         self.refresh()
 
     def refresh(self) -> None:
@@ -94,6 +134,7 @@ class ChartsPage(QWidget):
             self.revenue.set_bars(revenue_per_month(self.session))
         if self.session.has("factory"):
             self.oee.set_lines(oee_per_machine(self.session))
+            self.downtime.set_bars(downtime_by_reason(self.session))
 
     def apply_changes(self, changes: list[dict[str, Any]]) -> None:
         if any(c.get("entity") in ("shows", "show_costs", "events", "downtimes")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
@@ -55,12 +56,21 @@ class FirstRunDialog(QDialog):
         self.central = QLineEdit()
         self.central.setPlaceholderText("https://central.example.com")
         self.code = QLineEdit()
+        # How to begin: an empty site, or example records to look around with first.
+        self.start_empty = QRadioButton(tr("Start empty"))
+        self.start_empty.setChecked(True)
+        self.start_demo = QRadioButton(tr("Start with demo data"))
+        self.start_demo.setObjectName("startDemo")
+        start = QHBoxLayout()
+        start.addWidget(self.start_empty)
+        start.addWidget(self.start_demo)
         form = QFormLayout()
         form.addRow(QLabel(tr("Where should this site keep its data?")))
         form.addRow("", row)
         form.addRow(tr("Organisation"), self.org)
         form.addRow(tr("Site name"), self.site)
         form.addRow(tr("Modules"), modules)
+        form.addRow(tr("Begin with"), start)
         form.addRow(tr("Import legacy exports (optional)"), legacy_row)
         form.addRow(tr("Central server URL (optional)"), self.central)
         form.addRow(tr("Enrolment code"), self.code)
@@ -97,6 +107,7 @@ class FirstRunDialog(QDialog):
             legacy_files=[Path(p.strip()) for p in self.legacy.text().split(";") if p.strip()],
             central_url=self.central.text().strip(),
             enrolment_code=self.code.text().strip(),
+            demo_data=self.start_demo.isChecked(),
         )
 
     def _accept(self) -> None:

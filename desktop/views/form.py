@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.i18n import choice_label, field_label, tr
 from desktop.presenters.fields import FieldSpec
 from desktop.presenters.form import FormPresenter
 
@@ -69,7 +70,7 @@ class FormWidget(QScrollArea):
                 combo.addItem("", None)
             if f.kind == "choice":
                 for c in f.choices:
-                    combo.addItem(c, c)
+                    combo.addItem(choice_label(c), c)
             combo.currentIndexChanged.connect(lambda _i, n=name, c=combo: self._combo(n, c))
             return combo
         if f.kind == "bool":
@@ -85,8 +86,15 @@ class FormWidget(QScrollArea):
             return text
         line = QLineEdit()
         line.setObjectName(f"field_{name}")
-        line.setPlaceholderText({"datetime": "YYYY-MM-DD HH:MM", "date": "YYYY-MM-DD",
-                                 "list": "a, b, c"}.get(f.kind, ""))  # fmt: skip
+        hint = {"datetime": "YYYY-MM-DD HH:MM", "date": "YYYY-MM-DD",
+                "list": "a, b, c"}.get(f.kind, "")  # fmt: skip
+        line.setPlaceholderText(tr(hint) if hint else "")
+        if name in self.presenter.zones:
+            # Typed in the place's time: say which field holds that place's zone.
+            zone_label = field_label(self.presenter.zones[name])
+            line.setPlaceholderText(tr("YYYY-MM-DD HH:MM, local time ({zone})", zone=zone_label))
+            line.setToolTip(tr("Local time of the place, in the zone given in {zone}",
+                               zone=zone_label))  # fmt: skip
         line.textEdited.connect(lambda t, n=name: self._edit(n, text=t))
         return line
 

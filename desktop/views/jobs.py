@@ -7,8 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -27,9 +26,11 @@ from core.models import Machine
 from core.registry import registry
 from desktop.i18n import entity_label, tr
 from desktop.models.job_queue import QUEUE_LIMIT, JobQueueModel
+from desktop.presenters.errors import user_message
 from desktop.presenters.jobs import JobsPresenter
 from desktop.presenters.printing import job_ticket_html, write_pdf
 from desktop.views.entity_page import EntityPage
+from desktop.views.long_work import write_in_background
 
 
 class QueueView(QWidget):
@@ -120,15 +121,24 @@ class QueueView(QWidget):
         if job := self.selected_job():
             self.presenter.complete(job)
 
-    def print_ticket(self, path: str | None = None) -> Path | None:
+    def print_ticket(self, path: str | None = None, *, wait: bool = False) -> Any:
+        """The ticket as a PDF, made in a worker thread (LongWork; ``result`` is the
+        path); without ``path`` it opens in the system's viewer."""
         job = self.selected_job()
         if job is None:
             return None
         target = Path(path) if path else Path(tempfile.mkdtemp()) / f"job-{job}.pdf"
-        write_pdf(job_ticket_html(self.session, job), target, title=f"Job {job}")
-        if path is None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(target)))
-        return target
+        session = self.session
+        return write_in_background(
+            self, tr("Printing…"), lambda: job_ticket_html(session, job),
+            lambda html, part: write_pdf(html, part, title=f"Job {job}"), target,
+            open_after=path is None, wait=wait,
+            on_error=self._print_failed,
+        )  # fmt: skip
+
+    def _print_failed(self, error: BaseException) -> None:
+        msg = user_message(error)
+        self.message.setText(f"{msg.title} {msg.text}".strip())
 
     def apply_changes(self, changes: list[dict[str, Any]]) -> None:
         if any(c.get("entity") == "machines" and c.get("kind") != "update" for c in changes):
@@ -165,8 +175,8 @@ class JobsPage(QWidget):
     def save(self) -> bool:
         return self.all.save()
 
-    def export(self, path: str | None = None) -> int:
-        return self.all.export(path)
+    def export(self, path: str | None = None, *, wait: bool = False) -> Any:
+        return self.all.export(path, wait=wait)
 
     def apply_changes(self, changes: list[dict[str, Any]]) -> None:
         self.queue.apply_changes(changes)

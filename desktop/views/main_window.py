@@ -86,6 +86,14 @@ class MainWindow(QMainWindow):
             bridge.changed.connect(self.apply_changes)
         self.nav.setCurrentRow(self._first_page_row())
         self.refresh_sync_label()
+        # The agent starts after the window and its state changes without any write
+        # here (the central server stops answering): the status bar follows it, like
+        # the Sync page, instead of saying "not enrolled" until the next change.
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setInterval(3000)
+        self._sync_timer.timeout.connect(self.refresh_sync_label)
+        if host is not None:
+            self._sync_timer.start()
         # The host starts its services in a thread; show its address once it is up.
         self._host_timer = QTimer(self)
         self._host_timer.setInterval(250)
@@ -100,7 +108,10 @@ class MainWindow(QMainWindow):
             self._host_timer.stop()
             tablets = self.pages.get("tablets")
             if tablets is not None:
-                tablets.refresh()
+                from desktop.views.tablets import TabletsPage  # imported when it was built
+
+                if isinstance(tablets, TabletsPage):
+                    tablets.refresh()
 
     # -- navigation ------------------------------------------------------------------------
 
@@ -119,20 +130,37 @@ class MainWindow(QMainWindow):
         self._factories[key] = factory
 
     def _entity(self, name: str, **kwargs: Any) -> Callable[[], QWidget]:
-        from desktop.views.entity_page import EntityPage
+        def make() -> QWidget:
+            from desktop.views.entity_page import EntityPage
 
-        return lambda: EntityPage(self.session, name, undo=self.undo, **kwargs)
+            return EntityPage(self.session, name, undo=self.undo, **kwargs)
+
+        return make
 
     def _build_nav(self) -> None:
+        # Each page's module is imported when the page is first opened (QtCharts, the
+        # QR code, the calendar...), not before the window shows: start-up costs the
+        # first page only.
         reg = registry()
         s = self.session
-        if s.has("factory"):
-            from desktop.views.board import BoardPage
-            from desktop.views.jobs import JobsPage
 
+        def page(module: str, cls: str, *args: Any, **kwargs: Any) -> Callable[[], QWidget]:
+            def make() -> QWidget:
+                from importlib import import_module
+
+                made: QWidget = getattr(import_module(f"desktop.views.{module}"), cls)(
+                    *args, **kwargs
+                )
+                return made
+
+            return make
+
+        if s.has("factory"):
             self._section(tr("Factory"))
-            self._add("board", tr("Board"), lambda: BoardPage(s))
-            self._add("jobs", entity_label(reg["jobs"]), lambda: JobsPage(s, undo=self.undo))
+            self._add("board", tr("Board"), page("board", "BoardPage", s))
+            self._add(
+                "jobs", entity_label(reg["jobs"]), page("jobs", "JobsPage", s, undo=self.undo)
+            )
             for name in ("machines", "projects", "clients"):
                 self._add(name, entity_label(reg[name]), self._entity(name))
             self._add("inventory", entity_label(reg["inventory"]),
@@ -141,23 +169,22 @@ class MainWindow(QMainWindow):
             for name in ("alerts", "downtimes", "events"):
                 self._add(name, entity_label(reg[name]), self._entity(name))
         if s.has("tour"):
-            from desktop.views.finance import FinancePage
-            from desktop.views.shows import ShowsPage
-
             self._section(tr("Tour"))
-            self._add("shows", entity_label(reg["shows"]), lambda: ShowsPage(s, undo=self.undo))
+            self._add("shows", entity_label(reg["shows"]), page("shows", "ShowsPage", s,
+                                                                undo=self.undo))  # fmt: skip
             for name in ("show_costs", "travel", "calendar_entries"):
                 self._add(name, entity_label(reg[name]), self._entity(name))
-            self._add("finance", tr("Finance"), lambda: FinancePage(s))
-        from desktop.views.finance import ChartsPage
-        from desktop.views.sync_panel import SyncPage
-        from desktop.views.tablets import TabletsPage
+            self._add("finance", tr("Finance"), page("finance", "FinancePage", s))
 
         self._section("Structura")
         self._add("messages", entity_label(reg["messages"]), self._entity("messages"))
-        self._add("charts", tr("Charts"), lambda: ChartsPage(s))
-        self._add("sync", tr("Sync"), lambda: SyncPage(self.sync, sync_now=self._sync_now()))
-        self._add("tablets", tr("Tablets"), lambda: TabletsPage(self.host))
+        self._add("charts", tr("Charts"), page("finance", "ChartsPage", s))
+        # sync_now: the agent as it is when the page opens (it starts after the window).
+        self._add("sync", tr("Sync"), lambda: page("sync_panel", "SyncPage", self.sync,
+                                                   sync_now=self._sync_now())())  # fmt: skip
+        self._add("tablets", tr("Tablets"), page("tablets", "TabletsPage", self.host, session=s))
+        self._add("users", tr("Users and PINs"), page("users", "UsersPage", s, undo=self.undo))
+        self._add("trash", tr("Trash"), page("trash", "TrashPage", s, undo=self.undo))
 
     def _sync_now(self) -> Any:
         agent = getattr(self.host, "agent", None)
@@ -178,6 +205,8 @@ class MainWindow(QMainWindow):
         """The page for ``key``, built on first use."""
         if key not in self.pages:
             page = self._factories[key]()
+            if hasattr(page, "open_record"):
+                page.open_record.connect(self.open_record)
             if hasattr(page, "status"):
                 page.status.connect(lambda m: self.statusBar().showMessage(m, 5000))
             self.pages[key] = page
@@ -190,6 +219,14 @@ class MainWindow(QMainWindow):
                 self.nav.setCurrentRow(i)
                 break
         return self.page(key)
+
+    def open_record(self, entity: str, row_id: str) -> bool:
+        """Show one record in its own page (calendar items, a show's costs and travel)."""
+        if not row_id or entity not in self._factories:
+            return False
+        page = self.open(entity)
+        fn = getattr(page, "show_record", None)
+        return bool(fn(row_id)) if callable(fn) else False
 
     def current_page(self) -> Any:
         return self.stack.currentWidget()
@@ -217,11 +254,30 @@ class MainWindow(QMainWindow):
         undo.triggered.connect(self.undo_last)
         self.addAction(undo)
         self.actions_["undo"] = undo
+        dark = QAction(tr("Dark mode"), self)
+        dark.setObjectName("darkMode")
+        dark.setCheckable(True)
+        dark.setChecked(current_scheme() == "dark")
+        dark.toggled.connect(self.set_dark)
+        self.actions_["dark"] = dark
+        view = self.menuBar().addMenu(tr("View"))
+        view.addAction(dark)
         bar = self.addToolBar("main")
         bar.setObjectName("toolbar")
         bar.setMovable(False)
         for key in ("new", "save", "undo", "search", "export"):
             bar.addAction(self.actions_[key])
+
+    def set_dark(self, on: bool) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from desktop.theme import choose_scheme
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            choose_scheme(app, "dark" if on else "light")
+        for page in self.pages.values():  # colours drawn by the pages follow the palette
+            page.update()
 
     def _to_page(self, method: str) -> Any:
         page = self.current_page()

@@ -25,8 +25,37 @@ STATE_TEXT = {"online": "Online", "offline": "Offline", "not_enrolled": "Not enr
               "idle": "Connecting…", "error": "Error", "revoked": "Revoked"}  # fmt: skip
 
 
+def utcnow_text() -> str:
+    from core.clock import utcnow
+
+    return utcnow().isoformat()
+
+
+def _when(at: Any) -> str:
+    """An ISO instant from the agent as the office reads it (its language, local time)."""
+    from core.fields import parse_utc
+    from desktop.models.formatting import cell_text
+
+    try:
+        return cell_text(parse_utc(str(at)))
+    except Exception:  # an older agent's free text: shown as it came
+        return str(at)
+
+
 def describe(status: SyncStatus) -> str:
     return tr(STATE_TEXT.get(status.state, status.state))
+
+
+def describe_verify(last: Any) -> str:
+    """The last comparison of this site's copy with the central copy (the agent's
+    ``last_verify``): a difference must not stay silent."""
+    if not isinstance(last, dict):
+        return tr("not checked yet")
+    at = str(last.get("at") or "")[:16].replace("T", " ")
+    if not last.get("differences"):
+        return tr("in step with the central copy ({at})", at=at)
+    return tr("{n} rows differed, {r} repaired ({at})", n=last["differences"],
+              r=last.get("repaired", 0), at=at)  # fmt: skip
 
 
 class SyncPage(QWidget):
@@ -43,12 +72,24 @@ class SyncPage(QWidget):
         self.pending.setObjectName("pending")
         self.last = QLabel()
         self.error = QLabel()
+        self.verify = QLabel()
         self.error.setWordWrap(True)
+        # Central unreachable: said in words like a port in use on the Tablets page
+        # (what happened, that nothing needs doing); the agent retries by itself with
+        # backoff, and the technical error stays in the tooltip.
+        self.problem = QLabel()
+        self.problem.setObjectName("syncProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet(
+            "QLabel#syncProblem { border: 1px solid #c98a00; border-radius: 4px; padding: 8px; }"
+        )
+        self.problem.hide()
         form = QFormLayout()
         form.addRow(tr("Sync"), self.state)
         form.addRow(tr("Pending changes"), self.pending)
         form.addRow(tr("Last sync"), self.last)
         form.addRow(tr("Last error"), self.error)
+        form.addRow(tr("Copy check"), self.verify)
         self.list = QListWidget()
         self.list.setObjectName("conflicts")
         self.list.itemActivated.connect(lambda item: self.resolve(item.data(256)))
@@ -62,6 +103,7 @@ class SyncPage(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(resolve)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.problem)
         layout.addLayout(form)
         layout.addWidget(QLabel(f"<b>{tr('Open conflicts')}</b>"))
         layout.addWidget(self.list)
@@ -81,7 +123,11 @@ class SyncPage(QWidget):
         try:
             self.sync_now()
         except Exception as exc:  # the agent's Offline/Refused/...: show, do not crash
-            self.error.setText(str(exc) or type(exc).__name__)
+            self.refresh_status()
+            if type(exc).__name__ == "Offline":
+                self._show_unreachable(utcnow_text(), str(exc))
+            else:
+                self.error.setText(str(exc) or type(exc).__name__)
             return
         self.refresh()
 
@@ -89,9 +135,28 @@ class SyncPage(QWidget):
         status = self.presenter.status()
         self.state.setText(describe(status))
         self.pending.setText(str(status.pending))
-        self.last.setText(status.last_sync or tr("never"))
+        self.last.setText(_when(status.last_sync) if status.last_sync else tr("never"))
         self.error.setText(status.last_error or tr("none"))
+        self.error.setToolTip("")
+        if status.state == "offline":
+            self._show_unreachable(status.detail.get("last_error_at"), status.last_error or "")
+        else:
+            self.problem.hide()
+        self.verify.setText(describe_verify(status.detail.get("last_verify")))
         return status
+
+    def _show_unreachable(self, since: Any, technical: str) -> None:
+        lines = [f"<b>{tr('The central server cannot be reached')}</b>",
+                 tr("Work continues here; changes are sent when it answers again."),
+                 tr("Structura tries again by itself; nothing needs doing.")]  # fmt: skip
+        if since:
+            lines.append(tr("Not reachable since {at}", at=_when(since)))
+        self.problem.setText("<br>".join(lines))
+        self.problem.setToolTip(technical)
+        self.problem.show()
+        # The field says it in words too; the exception's text is for a support call.
+        self.error.setText(tr("The central server cannot be reached"))
+        self.error.setToolTip(technical)
 
     def refresh(self) -> None:
         self.refresh_status()

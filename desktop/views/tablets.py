@@ -1,21 +1,53 @@
-"""Where tablets connect: the LAN address of the embedded server and a QR code of it."""
+"""Where tablets connect: the LAN address of the embedded server and a QR code of it.
+
+When the local API could not start, the page says why in words and offers the way out
+(another port) instead of staying blank."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop.i18n import tr
 from desktop.qr import qr_pixmap
 
+SERVICES = {"local API": "Local API", "announcement": "Announcement", "sync agent": "Sync agent"}
+STATES = {"started": "running", "skipped": "not configured", "failed": "failed",
+          "stopped": "stopped"}  # fmt: skip
+PROBLEMS = {
+    "port_in_use": ("The LAN port {port} is already in use",
+                    "Another program (or another Structura) is listening on it. Tablets "
+                    "cannot connect until the local API runs on a free port."),
+    "port_denied": ("The LAN port {port} cannot be used",
+                    "This computer does not allow Structura to listen on it. Choose a port "
+                    "above 1024."),
+    "store_locked": ("The data store is locked",
+                     "Another program holds the site's data file. Close it and start "
+                     "Structura again."),
+    "central_unreachable": ("The central server cannot be reached",
+                            "Work continues here; changes are sent when it answers again."),
+    "failed": ("The local API could not start", "{detail}"),
+}  # fmt: skip
+
 
 class TabletsPage(QWidget):
-    def __init__(self, host: Any, parent: QWidget | None = None) -> None:
+    status = Signal(str)
+
+    def __init__(self, host: Any, parent: QWidget | None = None, session: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("page_tablets")
         self.host = host
+        self.session = session
+        self.code: str | None = None
+        self.pair_button = QPushButton(tr("Pair a tablet"))
+        self.pair_button.setObjectName("pair")
+        self.pair_button.clicked.connect(self.pair)
+        self.pair_button.setEnabled(session is not None)
+        self.code_label = QLabel()
+        self.code_label.setObjectName("pairing_code")
+        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.address = QLabel()
         self.address.setObjectName("address")
         self.address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -24,28 +56,95 @@ class TabletsPage(QWidget):
         self.address.setFont(font)
         self.qr = QLabel()
         self.qr.setObjectName("qr")
+        self.problem = QLabel()
+        self.problem.setObjectName("problem")
+        self.problem.setWordWrap(True)
+        self.problem.setMaximumWidth(560)
+        self.problem.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.other_port = QPushButton()
+        self.other_port.setObjectName("otherPort")
+        self.other_port.clicked.connect(self.use_other_port)
+        self._offered: int | None = None
         self.services = QLabel()
         self.services.setObjectName("services")
+        self.hint = QLabel(tr("Scan to open the shop floor pages"))
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for w in (QLabel(tr("Scan to open the shop floor pages")), self.qr, self.address,
-                  self.services):  # fmt: skip
+        for w in (self.hint, self.qr, self.address, self.pair_button, self.code_label,
+                  self.problem, self.other_port, self.services):  # fmt: skip
             layout.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
         self.refresh()
 
+    def pair(self) -> None:
+        """A one-time pairing code (core.identity.devices), shown as text and inside
+        the QR code: the tablet that scans it is paired and never locked out by wrong
+        PINs typed elsewhere."""
+        from datetime import datetime
+
+        from core.identity.devices import CODE_MINUTES, start_pairing
+
+        name = f"{tr('Tablet')} {datetime.now():%Y-%m-%d %H:%M}"
+        with self.session.write() as s:
+            p = start_pairing(s, actor=self.session.actor, name=name)
+        self.code = p.code
+        self.code_label.setText(
+            tr("Pairing code")
+            + f": {p.code[:5]}-{p.code[5:]} "
+            + tr("(valid {minutes} minutes, once)", minutes=CODE_MINUTES)
+        )
+        self.refresh()
+
     def refresh(self) -> None:
-        url = self.host.url if self.host is not None else None
+        host = self.host
+        url = host.url if host is not None else None
+        failed = host.step("local API") if host is not None and hasattr(host, "step") else None
+        if failed is not None and failed.state != "failed":
+            failed = None
+        self.problem.setVisible(failed is not None)
+        self.other_port.setVisible(False)
+        self.hint.setVisible(bool(url))
         if url:
             self.address.setText(url)
-            self.qr.setPixmap(qr_pixmap(self.host.pairing_url or url, scale=7))
+            from core.tls import pairing_url
+
+            # The pairing code, when one was made, rides in the QR with the fingerprint.
+            link = pairing_url(url, getattr(host, "fingerprint", None), self.code)
+            self.qr.setPixmap(qr_pixmap(link, scale=7))
+        elif failed is not None:
+            self.address.setText(tr("Server") + ": " + tr("not available"))
+            self.qr.clear()
+            title, text = PROBLEMS.get(failed.code, PROBLEMS["failed"])
+            port = host.wanted_port
+            self.problem.setText(f"<b>{tr(title, port=port)}</b><br>"
+                                 f"{tr(text, detail=failed.detail)}")  # fmt: skip
+            if failed.code in ("port_in_use", "port_denied"):
+                from desktop.host import free_port
+
+                self._offered = free_port(host.host or host.settings.host)
+                self.other_port.setText(tr("Use port {port}", port=self._offered))
+                self.other_port.setVisible(True)
+        elif host is not None and getattr(host, "starting", False):
+            self.address.setText(tr("The local API is starting…"))
+            self.qr.clear()
         else:
             self.address.setText(tr("Server") + ": " + tr("not available"))
             self.qr.clear()
-        steps = getattr(self.host, "steps", [])
+        steps = getattr(host, "steps", [])
         lines = []
-        for name in ("local API", "announcement", "sync agent"):
+        for name, label in SERVICES.items():
             st = next((s for s in reversed(steps) if s.name == name), None)
-            lines.append(f"{name}: {st.state if st else 'stopped'}"
-                         + (f" ({st.detail})" if st and st.detail else ""))  # fmt: skip
+            state = tr(STATES.get(st.state, st.state)) if st else tr("stopped")
+            lines.append(f"{tr(label)}: {state}")
         self.services.setText("\n".join(lines))
+
+    def use_other_port(self) -> bool:
+        """Start the local API on the offered free port (kept in the settings' place
+        for this run; the operator guide says how to make it permanent)."""
+        if self._offered is None or self.host is None:
+            return False
+        ok = bool(self.host.retry_server(self._offered))
+        self.refresh()
+        if ok:
+            self.status.emit(f"{tr('Tablets connect at')} {self.host.url}")
+        return ok
