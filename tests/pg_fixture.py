@@ -1,311 +1,118 @@
-"""PostgreSQL for tests: one throwaway cluster per session, one database per test.
+"""PostgreSQL for tests: one throwaway cluster per run, one database per test.
 
 Registered as a plugin from ``tests/conftest.py``. Fixtures:
 
 - ``pg_server_url`` (session): SQLAlchemy URL of a server's ``postgres`` database.
-  Taken from ``STRUCTURA_TEST_PG_URL`` when set; otherwise a private cluster is
-  initialised in a temporary directory, started on a free port bound to 127.0.0.1
-  and destroyed when the session ends. The machine's own server (5432) is never
-  used unless it is passed in explicitly.
+  Taken from ``STRUCTURA_TEST_PG_URL`` when set; otherwise a private cluster
+  (bench/harness/pg.py) on a free port bound to 127.0.0.1, destroyed when the run ends.
+  The machine's own server (5432) is never used unless it is passed in explicitly.
 - ``pg_url`` (function): SQLAlchemy URL of a freshly created, uniquely named
   database on that server, dropped (``WITH (FORCE)``) after the test.
+- ``pg_head_url`` (function): the same, but already migrated to the newest revision:
+  a copy (``CREATE DATABASE ... TEMPLATE``) of a database each worker migrates once,
+  about a third of what a migration costs per test.
 
-The private cluster runs with fsync and synchronous commit off, which makes a
-``CREATE DATABASE`` per test cheap; never point this at data you care about.
+Under pytest-xdist the workers share ONE cluster: the first worker that needs it starts
+it and writes its URL to a state file in the run's temporary root (the parent of every
+worker's ``basetemp``), under an ``flock``; each worker adds itself to the file's users
+and removes itself when its session ends, and the last one out stops the cluster. The
+controller stops a cluster left behind by a crashed worker. A cluster per worker was
+measured to cost more (see docs/dev-notes.md, "Running the tests"): ``initdb`` and a
+postmaster per worker on a 2-core machine, for databases that are separate anyway.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
-import re
-import shlex
-import shutil
-import socket
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
-ENV_URL = "STRUCTURA_TEST_PG_URL"
-SUPERUSER = "postgres"
-_START_ATTEMPTS = 3
-_START_TIMEOUT_S = 60
+from bench.harness.pg import (
+    ENV_URL,
+    ReplicaCluster,
+    ThrowawayCluster,
+    _with_database,
+    fresh_database,
+    libpq_url,
+    server_from_env,
+    wait_for_database,
+)
 
+__all__ = ["ENV_URL", "fresh_database", "libpq_url", "pg_server_url", "pg_url", "shared_cluster"]
 
-class PostgresUnavailable(RuntimeError):
-    """No way to get a PostgreSQL server for the tests."""
-
-
-# ---------------------------------------------------------------------------
-# URL helpers (also useful to tests that talk to psycopg directly)
-
-
-def sqlalchemy_url(url: str) -> str:
-    """Normalise a PostgreSQL URL to the psycopg 3 SQLAlchemy dialect."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        raise ValueError(f"not a PostgreSQL URL: {parsed!r}")
-    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-
-
-def libpq_url(url: str) -> str:
-    """The ``postgresql://`` form of a SQLAlchemy URL, for ``psycopg.connect``."""
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _with_database(url: str, database: str) -> str:
-    parsed: URL = make_url(url)
-    return parsed.set(database=database).render_as_string(hide_password=False)
-
-
-# ---------------------------------------------------------------------------
-# Finding and running the server binaries
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", path.parent.name))
-
-
-def find_pg_bindir() -> Path:
-    """Directory holding ``initdb`` and ``pg_ctl``: PATH first, then Debian's layout."""
-    initdb = shutil.which("initdb")
-    if initdb:
-        for candidate in (Path(initdb).parent, Path(initdb).resolve().parent):
-            if (candidate / "pg_ctl").is_file():
-                return candidate
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
-    for bindir in debian:
-        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
-            return bindir
-    raise PostgresUnavailable(
-        "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under "
-        "/usr/lib/postgresql/*/bin. Install them (Debian/Ubuntu: apt-get install "
-        f"postgresql, or run scripts/dev test) or set {ENV_URL} to a server URL."
-    )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class _Runner:
-    """Runs server commands as the current user, or as ``postgres`` when we are root.
-
-    PostgreSQL refuses to run as root, and CI runs as root.
-    """
-
-    def __init__(self) -> None:
-        self.as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-        self.prefix: list[str] = []
-        self.su: str | None = None
-        if not self.as_root:
-            return
-        # runuser/su live in /usr/sbin, which a non-login PATH may lack.
-        search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
-        runuser = shutil.which("runuser", path=search)
-        su = shutil.which("su", path=search)
-        if runuser:
-            self.prefix = [runuser, "-u", SUPERUSER, "--"]
-        elif su:
-            self.su = su
-        else:
-            raise PostgresUnavailable("running as root but neither runuser nor su is available")
-        try:
-            import pwd
-
-            entry = pwd.getpwnam(SUPERUSER)
-        except KeyError:
-            raise PostgresUnavailable(
-                f"running as root and there is no '{SUPERUSER}' OS user to run the "
-                f"throwaway cluster as; install the postgresql package or set {ENV_URL}"
-            ) from None
-        self.uid, self.gid = entry.pw_uid, entry.pw_gid
-
-    def _command(self, args: list[str]) -> list[str]:
-        if self.su:
-            return [self.su, "-s", "/bin/sh", "-c", f"exec {shlex.join(args)}", SUPERUSER]
-        return [*self.prefix, *args]
-
-    def give(self, path: Path) -> None:
-        if self.as_root:
-            os.chown(path, self.uid, self.gid)
-
-    def can_write(self, path: Path) -> bool:
-        if not self.as_root:
-            return os.access(path, os.W_OK | os.X_OK)
-        result = subprocess.run(
-            self._command(["test", "-w", str(path), "-a", "-x", str(path)]),
-            cwd="/",
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
-        return result.returncode == 0
-
-    def run(
-        self, args: list[str], *, cwd: Path, timeout: float
-    ) -> subprocess.CompletedProcess[str]:
-        # cwd matters: as `postgres` we may not be allowed into the caller's directory.
-        return subprocess.run(
-            self._command(args),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env={**os.environ, "LC_ALL": "C", "LANG": "C"},
-        )
-
-
-class ThrowawayCluster:
-    """A private PostgreSQL cluster in a temporary directory."""
-
-    def __init__(self) -> None:
-        self.bindir = find_pg_bindir()
-        self.runner = _Runner()
-        self.root = self._make_root()
-        self.datadir = self.root / "data"
-        self.sockdir = self.root / "sock"
-        self.logfile = self.root / "server.log"
-        self.port: int | None = None
-
-    def _make_root(self) -> Path:
-        root = Path(tempfile.mkdtemp(prefix="structura-pg-"))
-        self.runner.give(root)
-        if self.runner.can_write(root):
-            return root
-        # $TMPDIR is not reachable by the `postgres` user; /tmp always is.
-        shutil.rmtree(root, ignore_errors=True)
-        root = Path(tempfile.mkdtemp(prefix="structura-pg-", dir="/tmp"))
-        self.runner.give(root)
-        return root
-
-    def _check(self, what: str, result: subprocess.CompletedProcess[str]) -> None:
-        if result.returncode == 0:
-            return
-        log = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
-        raise PostgresUnavailable(
-            f"{what} failed (exit {result.returncode}) using {self.bindir}\n"
-            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n--- server log\n{log}"
-        )
-
-    def start(self) -> str:
-        self.sockdir.mkdir()
-        self.runner.give(self.sockdir)
-        initdb = self.runner.run(
-            [
-                str(self.bindir / "initdb"),
-                f"--pgdata={self.datadir}",
-                "--auth=trust",
-                f"--username={SUPERUSER}",
-                "--encoding=UTF8",
-                # C collation: byte order, like SQLite's BINARY, and present everywhere.
-                "--locale=C",
-                "--no-sync",
-            ],
-            cwd=self.root,
-            timeout=_START_TIMEOUT_S * 2,
-        )
-        self._check("initdb", initdb)
-
-        last: subprocess.CompletedProcess[str] | None = None
-        for _ in range(_START_ATTEMPTS):
-            port = _free_port()  # a race with other processes is possible; hence the retry
-            options = " ".join(
-                [
-                    f"-p {port}",
-                    f"-k {self.sockdir}",
-                    "-c listen_addresses=127.0.0.1",
-                    "-c fsync=off",
-                    "-c synchronous_commit=off",
-                    "-c full_page_writes=off",
-                    "-c max_connections=200",
-                ]
-            )
-            last = self.runner.run(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    f"--pgdata={self.datadir}",
-                    f"--log={self.logfile}",
-                    "--wait",
-                    f"--timeout={_START_TIMEOUT_S}",
-                    f"--options={options}",
-                    "start",
-                ],
-                cwd=self.root,
-                timeout=_START_TIMEOUT_S + 30,
-            )
-            if last.returncode == 0:
-                self.port = port
-                return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{port}/postgres"
-        assert last is not None
-        self._check("pg_ctl start", last)
-        raise AssertionError("unreachable")
-
-    def stop(self) -> None:
-        try:
-            # Also after a failed or timed-out start: a postmaster may be running anyway.
-            if (self.datadir / "postmaster.pid").exists():
-                self.runner.run(
-                    [
-                        str(self.bindir / "pg_ctl"),
-                        f"--pgdata={self.datadir}",
-                        "--mode=immediate",
-                        "--wait",
-                        "stop",
-                    ],
-                    cwd=self.root,
-                    timeout=60,
-                )
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
-# Fixtures
-
-
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    """SQLAlchemy URL of the maintenance database of a server the tests may use freely."""
-    given = os.environ.get(ENV_URL)
-    if given:
-        yield sqlalchemy_url(given)
-        return
-    cluster = ThrowawayCluster()
-    try:
-        url = cluster.start()
-        yield url
-    finally:
-        cluster.stop()
+STATE_FILE = "structura-pg.json"
+LOCK_FILE = "structura-pg.lock"
 
 
 @contextmanager
-def fresh_database(server_url: str, label: str = "db") -> Iterator[str]:
-    """Create a uniquely named empty database; yield its URL; drop it afterwards."""
-    slug = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:30]
-    name = f"t_{slug}_{uuid.uuid4().hex[:12]}"
-    admin = libpq_url(server_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+def _locked(lock: Path) -> Iterator[None]:
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _stop(state: dict[str, object]) -> None:
+    ThrowawayCluster(Path(str(state["root"]))).stop()
+
+
+@contextmanager
+def shared_cluster(run_dir: Path, user: str) -> Iterator[str]:
+    """A throwaway cluster shared by every process of a run that uses ``run_dir``."""
+    state_path, lock = run_dir / STATE_FILE, run_dir / LOCK_FILE
+    with _locked(lock):
+        if state_path.exists():
+            state = json.loads(state_path.read_text())
+        else:
+            cluster = ThrowawayCluster()
+            try:
+                url = cluster.start()
+            except BaseException:
+                cluster.stop()
+                raise
+            state = {"url": url, "root": str(cluster.root), "users": []}
+        state["users"].append(user)
+        state_path.write_text(json.dumps(state))
     try:
-        yield _with_database(server_url, name)
+        yield str(state["url"])
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        with _locked(lock):
+            state = json.loads(state_path.read_text())
+            state["users"].remove(user)
+            if state["users"]:
+                state_path.write_text(json.dumps(state))
+            else:
+                state_path.unlink()
+                _stop(state)
+
+
+def _xdist_worker(config: pytest.Config) -> str | None:
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else str(workerinput["workerid"])
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """SQLAlchemy URL of the maintenance database of a server the tests may use freely."""
+    worker = _xdist_worker(pytestconfig)
+    if worker is None or os.environ.get(ENV_URL):
+        with server_from_env() as url:
+            yield url
+        return
+    # Each worker's basetemp is <run root>/popen-gwN; the run root is shared.
+    run_dir = tmp_path_factory.getbasetemp().parent
+    with shared_cluster(run_dir, f"{worker}:{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture
@@ -313,3 +120,74 @@ def pg_url(pg_server_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """SQLAlchemy URL of a new, empty database that exists for this test only."""
     with fresh_database(pg_server_url, request.node.name) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def pg_head_template(pg_server_url: str, pytestconfig: pytest.Config) -> Iterator[str]:
+    """Name of a database migrated to head, this worker's own (a template may have no
+    other session while it is copied, so workers do not share one)."""
+    from core.site import open_store
+
+    label = f"head_{_xdist_worker(pytestconfig) or 'main'}"
+    with fresh_database(pg_server_url, label) as url:
+        open_store(url).dispose()
+        yield make_url(url).database or ""
+
+
+@pytest.fixture
+def pg_head_url(
+    pg_server_url: str, pg_head_template: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """SQLAlchemy URL of a new database at the newest migration, for this test only."""
+    with fresh_database(pg_server_url, request.node.name, template=pg_head_template) as url:
+        yield url
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On the xdist controller: stop a shared cluster a crashed worker left running."""
+    config = session.config
+    if _xdist_worker(config) is not None or getattr(config.option, "dist", "no") == "no":
+        return
+    factory: pytest.TempPathFactory | None = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    run_dir = factory.getbasetemp()
+    state_path = run_dir / STATE_FILE
+    if not state_path.exists():
+        return
+    with _locked(run_dir / LOCK_FILE):
+        if state_path.exists():
+            state = json.loads(state_path.read_text())
+            state_path.unlink()
+            _stop(state)
+
+
+@pytest.fixture(scope="session")
+def pg_replica_servers() -> Iterator[tuple[str, str]]:
+    """(primary, replica) maintenance URLs of a private primary with a streaming hot
+    standby, for the replica tests (never the shared test server: those tests create
+    and drop databases the replica must follow)."""
+    primary = ThrowawayCluster()
+    replica = None
+    try:
+        primary_url = primary.start()
+        replica = ReplicaCluster(primary)
+        replica_url = replica.start()
+        yield primary_url, replica_url
+    finally:
+        if replica is not None:
+            replica.stop()
+        primary.stop()
+
+
+@pytest.fixture
+def pg_replica_urls(
+    pg_replica_servers: tuple[str, str], request: pytest.FixtureRequest
+) -> Iterator[tuple[str, str]]:
+    """(primary, replica) URLs of one fresh database, present on both."""
+    primary, replica = pg_replica_servers
+    with fresh_database(primary, request.node.name) as url:
+        name = make_url(url).database or ""
+        replica_db = _with_database(replica, name)
+        wait_for_database(replica_db)
+        yield url, replica_db

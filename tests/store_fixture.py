@@ -6,7 +6,7 @@ Registered as a plugin from ``tests/conftest.py``. Fixtures:
 - ``store`` (function): a ``core.db.Store`` on a copy of the template under ``tmp_path``,
   with an organisation and site (``ensure_site``); disposed afterwards.
 - ``site``: the store's ``SiteInfo``. ``actor`` / ``admin_actor``: an admin of its org.
-- ``pg_store`` (function): ``open_store`` on a fresh PostgreSQL database (``pg_url``) with
+- ``pg_store`` (function): ``open_store`` on a fresh PostgreSQL database (``pg_head_url``) with
   the same organisation and site set-up. Mark tests using it ``@pytest.mark.pg``.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from core.db import Store, sqlite_url
-from core.services.writes import Actor
 from core.site import SiteInfo, ensure_site, open_store, site_info
+from core.writes import Actor
 
 ORG_NAME = "Test Org"
 SITE_NAME = "Test Site"
@@ -60,8 +60,8 @@ def store(sqlite_template: Path, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    s = open_store(pg_url)
+def pg_store(pg_head_url: str) -> Iterator[Store]:
+    s = open_store(pg_head_url)
     try:
         ensure_site(s, org_name=ORG_NAME, site_name=SITE_NAME)
         yield s

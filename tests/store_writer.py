@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 
+from core import writes
 from core.db import Store, sqlite_url
-from core.services import writes
-from core.services.writes import Actor
+from core.writes import Actor
 
 
 def main(argv: list[str]) -> int:

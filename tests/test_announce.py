@@ -48,6 +48,7 @@ def no_thread_leaks() -> Any:
     assert not extra, f"threads left running: {extra}"
 
 
+@pytest.mark.slow
 def test_second_process_discovers_the_announcement_and_loses_it_after_stop(
     no_thread_leaks: None,
 ) -> None:
@@ -79,21 +80,95 @@ def test_second_process_discovers_the_announcement_and_loses_it_after_stop(
     assert not [s for s in _discover_in_subprocess(timeout=1.5) if s["port"] == port]
 
 
-def test_discover_in_process_and_a_name_clash(no_thread_leaks: None) -> None:
+def test_discover_in_process_fills_defaults(no_thread_leaks: None) -> None:
     port = 40000 + int(time.time() * 1000) % 20000
-    first = Announcer("Twin", port, {"site_id": "a"}, interfaces=LOOPBACK)
-    second = Announcer("Twin", port + 1, {"site_id": "b"}, interfaces=LOOPBACK)
-    with first, second:
-        # Both stay on the network: the second one took another name.
-        assert first.name != second.name
-        servers = [s for s in discover(timeout=2.0, interfaces=LOOPBACK)
-                   if s.port in (port, port + 1)]  # fmt: skip
-        assert sorted(s.properties["site_id"] for s in servers) == ["a", "b"]
+    with Announcer("Solo", port, {"site_id": "a"}, interfaces=LOOPBACK):
+        servers = [s for s in discover(timeout=2.0, interfaces=LOOPBACK) if s.port == port]
+        assert [s.properties["site_id"] for s in servers] == ["a"]
         assert all(isinstance(s, DiscoveredServer) and s.host.endswith(".local.")
                    for s in servers)  # fmt: skip
         # Defaults filled in for a caller that gave only part of the TXT records.
         assert servers[0].properties["api"] == "1"
         assert servers[0].properties["https"] == "0"
+
+
+# Two sites that pick the same name must be two hosts: on one host both responders share
+# UDP port 5353 (SO_REUSEPORT), and the kernel hands the unicast answer to a probe to
+# only one of them, which may be the prober itself; so the clash is played between two
+# network namespaces joined by a veth pair, as two machines on one LAN.
+_TWIN = """
+import json, sys, time
+from local_api.announce import Announcer
+from local_api.discover import discover
+address, port, site = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with Announcer("Twin", port, {"site_id": site}, interfaces=[address]) as a:
+    print(json.dumps({"name": a.name}), flush=True)
+    if sys.argv[4] == "browse":
+        found = discover(timeout=2.5, interfaces=[address])
+        print(json.dumps({"sites": sorted(s.properties["site_id"] for s in found
+                                          if s.properties.get("site_id") in ("a", "b"))}),
+              flush=True)
+    else:
+        sys.stdin.read()  # announced until the test closes our stdin
+"""
+
+
+@pytest.fixture
+def two_hosts() -> Any:
+    """Two network namespaces joined by a veth pair: (namespace, address) each."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 for network namespaces")
+    tag = f"{os.getpid() % 100000}"
+    hosts = [(f"st-a{tag}", "10.201.7.1"), (f"st-b{tag}", "10.201.7.2")]
+    links = [f"sva{tag}", f"svb{tag}"]
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+    try:
+        for ns, _ in hosts:
+            ip("netns", "add", ns)
+        ip("link", "add", links[0], "type", "veth", "peer", "name", links[1])
+        for (ns, address), link in zip(hosts, links, strict=True):
+            ip("link", "set", link, "netns", ns)
+            ip("-n", ns, "addr", "add", f"{address}/24", "dev", link)
+            ip("-n", ns, "link", "set", link, "up", "multicast", "on")
+            ip("-n", ns, "link", "set", "lo", "up")
+        yield hosts
+    finally:
+        for ns, _ in hosts:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+def test_a_name_clash_between_two_hosts(two_hosts: Any) -> None:
+    (ns_a, addr_a), (ns_b, addr_b) = two_hosts
+    port = 40000 + int(time.time() * 1000) % 20000
+    run = ["ip", "netns", "exec"]
+    first = subprocess.Popen(
+        [*run, ns_a, sys.executable, "-c", _TWIN, addr_a, str(port), "a", "wait"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert first.stdout is not None
+        name_a = json.loads(first.stdout.readline())["name"]
+        second = subprocess.run(
+            [*run, ns_b, sys.executable, "-c", _TWIN, addr_b, str(port + 1), "b", "browse"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        lines = [json.loads(line) for line in second.stdout.splitlines()]
+    finally:
+        if first.stdin is not None:
+            first.stdin.close()
+        first.wait(timeout=30)
+        if first.stdout is not None:
+            first.stdout.close()
+    # Both stay on the network: the second one took another name, and both are found.
+    assert name_a == "Twin"
+    assert lines[0]["name"] != name_a and lines[0]["name"].startswith("Twin")
+    assert lines[1]["sites"] == ["a", "b"]
 
 
 def test_long_names_are_cut_to_fit() -> None:

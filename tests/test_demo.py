@@ -6,17 +6,22 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from core import demo
 from core.db import Store, sqlite_url
+from core.identity.security import verify_secret
 from core.models import OutboxEntry
 from core.registry import registry
-from core.security import verify_secret
-from core.site import site_info
+from core.site import ensure_site, site_info
+from tests.store_fixture import ORG_NAME, SITE_NAME, copy_sqlite
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
@@ -32,8 +37,37 @@ def _outbox(store: Store) -> int:
         return s.scalar(select(func.count()).select_from(OutboxEntry)) or 0
 
 
-def test_demo_fills_both_domains(store: Store) -> None:
-    result = demo.seed_demo(store, now=NOW)
+@pytest.fixture(scope="module")
+def seeded(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A store file seeded once per module (and worker) at ``NOW``, with the seeding's
+    result: seeding is most of each test's time, and every test starts from a copy."""
+    path = copy_sqlite(sqlite_template, tmp_path_factory.mktemp("demo") / "seeded.db")
+    store = Store(sqlite_url(path))
+    try:
+        ensure_site(store, org_name=ORG_NAME, site_name=SITE_NAME)
+        result = demo.seed_demo(store, now=NOW)
+        with store.engine.connect() as conn:
+            # Everything into the main file, so a plain file copy is the whole database.
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            assert busy == 0, "seeded store checkpoint blocked"
+    finally:
+        store.dispose()
+    return path, result
+
+
+@pytest.fixture
+def demo_store(seeded: tuple[Path, Any], tmp_path: Path) -> Iterator[tuple[Store, Any]]:
+    """A copy of the seeded store, and what the first seeding returned."""
+    path, result = seeded
+    store = Store(sqlite_url(copy_sqlite(path, tmp_path / "store.db")))
+    try:
+        yield store, result
+    finally:
+        store.dispose()
+
+
+def test_demo_fills_both_domains(demo_store: tuple[Store, Any]) -> None:
+    store, result = demo_store
     for entity in registry():
         assert _rows(store, entity), f"no demo {entity}"
     machines = _rows(store, "machines")
@@ -63,12 +97,18 @@ def test_demo_fills_both_domains(store: Store) -> None:
     # Everything went through the write path: one create in the outbox per row.
     total = sum(result.created.values())
     with store.read() as s:
-        creates = s.scalar(select(func.count()).where(OutboxEntry.kind == "create"))
-    assert creates == total and total > 200
+        creates = s.execute(
+            select(OutboxEntry.entity, OutboxEntry.entity_id).where(OutboxEntry.kind == "create")
+        ).all()
+    assert len([c for c in creates if c[1].startswith("demo-")]) == total and total > 200
+    # What the rules of the work made besides: opening balances of completed jobs and
+    # the maintenance alerts the reported metres raise.
+    made = {c[0] for c in creates if not c[1].startswith("demo-")}
+    assert made <= {"production_reports", "alerts"}
 
 
-def test_demo_users_and_secrets(store: Store) -> None:
-    result = demo.seed_demo(store, now=NOW)
+def test_demo_users_and_secrets(demo_store: tuple[Store, Any]) -> None:
+    store, result = demo_store
     users = {u.id: u for u in _rows(store, "users")}
     admin = users[demo.ADMIN_ID]
     assert admin.email == demo.ADMIN_EMAIL and admin.role == "admin"
@@ -79,8 +119,8 @@ def test_demo_users_and_secrets(store: Store) -> None:
     assert {u.role for u in users.values()} == {"admin", "office", "operator", "crew"}
 
 
-def test_demo_twice_is_idempotent_and_keeps_the_password(store: Store) -> None:
-    first = demo.seed_demo(store, now=NOW)
+def test_demo_twice_is_idempotent_and_keeps_the_password(demo_store: tuple[Store, Any]) -> None:
+    store, first = demo_store
     outbox = _outbox(store)
     counts = {e: len(_rows(store, e)) for e in registry()}
     second = demo.seed_demo(store, now=NOW)
@@ -96,14 +136,15 @@ def test_demo_twice_is_idempotent_and_keeps_the_password(store: Store) -> None:
     assert verify_secret(admin.password_hash, "new-secret-pw")
 
 
-def test_demo_next_day_refreshes_times_without_duplicates(store: Store) -> None:
-    demo.seed_demo(store, now=NOW)
+def test_demo_next_day_refreshes_times_without_duplicates(demo_store: tuple[Store, Any]) -> None:
+    store, _ = demo_store
     counts = {e: len(_rows(store, e)) for e in registry()}
     later = demo.seed_demo(store, now=NOW.replace(day=NOW.day + 1))
     assert later.created == {} and later.updated.get("downtimes")
     assert {e: len(_rows(store, e)) for e in registry()} == counts
 
 
+@pytest.mark.slow
 def test_demo_cli(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "core.cli", "--data-dir", str(tmp_path), "demo"]
@@ -133,3 +174,18 @@ def test_demo_cli(tmp_path: Path) -> None:
         timeout=120,
     )
     assert short.returncode == 2
+
+
+def test_demo_oee_chart_has_the_last_14_days(demo_store: tuple[Store, Any]) -> None:
+    from core.factory.oee import oee_report
+
+    store, _ = demo_store
+    t0 = demo._anchor(NOW)
+    with store.read() as s:
+        org = _rows(store, "machines")[0].org_id
+        rows = oee_report(s, org_id=org, period="day", start=t0 - timedelta(days=13), end=NOW,
+                          now=NOW)  # fmt: skip
+    days = {r["start"][:10] for r in rows if r["oee"] is not None and Decimal(r["oee"]) > 0}
+    assert len(days) == 14
+    assert all(0 <= Decimal(r[f]) <= 1 for r in rows for f in ("availability", "performance",
+               "quality", "oee") if r[f] is not None)  # fmt: skip

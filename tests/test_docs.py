@@ -68,6 +68,7 @@ def test_links_resolve(doc: Path):
         assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
 
 
+@pytest.mark.slow
 def test_api_reference_is_current():
     from local_api import apidoc
 

@@ -20,11 +20,12 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from core import writes
 from core.db import sqlite_url
 from core.errors import DomainError, Unauthenticated
-from core.services import writes
-from core.services.writes import Actor
 from core.site import ensure_site, open_store
+from core.sync.notices import ChangeNotice
+from core.writes import Actor
 from local_api.live import Broadcaster, LiveEvent, Resync, live_router
 
 OTHER_ORG = "other-org"
@@ -207,9 +208,10 @@ def _machine(name: str = "Press 1") -> dict[str, Any]:
 
 
 def _other_org_marker(live: Live) -> None:
-    live.broadcaster.publish(
-        [{"entity": "machines", "id": "marker", "kind": "create", "version": 1,
-          "org_id": OTHER_ORG}]
+    # Straight into the store's fan-out, as a commit of another organisation would.
+    live.store.changes.publish(
+        [ChangeNotice(entity="machines", id="marker", kind="create", version=1,
+                      org_id=OTHER_ORG)]
     )  # fmt: skip
 
 
@@ -265,6 +267,37 @@ def test_personal_roles_only_hear_of_their_own_messages(live: Live) -> None:
     assert crew.next()["data"]["id"] == mine
     assert office.next()["data"]["entity"] == "messages"
     assert office.next()["data"]["id"] == mine
+
+
+def test_streams_of_one_user_share_the_visibility_lookup(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of screens of a few users: a row-scoped event is looked up once per user,
+    not once per open stream, and each stream still gets exactly what its user sees."""
+    from local_api import live as live_module
+
+    checks: list[str | None] = []
+    real = live_module._Visibility._check
+
+    def counted(self: Any, event: Any) -> bool:
+        checks.append(self.actor.user_id)
+        return real(self, event)
+
+    monkeypatch.setattr(live_module._Visibility, "_check", counted)
+    office_id = live.create("users", {"name": "Ana", "role": "office"}, id="u-office")
+    live.create("users", {"name": "Bo", "role": "operator"}, id="u-op")
+    live.create("users", {"name": "Cy", "role": "crew"}, id="u-crew")
+    crews = [live.stream("crew") for _ in range(3)]
+    operator = live.stream("operator")
+
+    live.create("messages", {"from_user_id": office_id, "to_user_id": "u-op", "body": "hi"})
+    mine = live.create("messages", {"from_user_id": office_id, "to_user_id": "u-crew",
+                                    "body": "call me"})  # fmt: skip
+
+    for crew in crews:
+        assert crew.next()["data"]["id"] == mine
+    assert operator.next()["data"]["entity"] == "messages"
+    assert sorted(c for c in checks if c == "u-crew") == ["u-crew", "u-crew"]  # 2 events
 
 
 def test_last_event_id_replays_what_was_missed(live: Live) -> None:
@@ -353,15 +386,22 @@ def test_server_stops_quickly_with_streams_open(tmp_path: Any) -> None:
     lv.store.dispose()
 
 
-def test_callbacks_hear_of_changes_for_the_desktop(live: Live) -> None:
-    heard: list[LiveEvent] = []
-    unsubscribe = live.broadcaster.subscribe_callback(heard.append, org_id=live.site.org_id)
+def test_the_stream_and_other_subscribers_share_one_fan_out(live: Live) -> None:
+    """The desktop and the agent subscribe where the stream does: ``Store.changes``."""
+    heard: list[ChangeNotice] = []
+    unsubscribe = live.store.changes.subscribe(heard.extend)
+    office = live.stream("office")
     machine_id = live.create("machines", _machine())
     _other_org_marker(live)
-    assert [e.data["id"] for e in heard] == [machine_id]
+    assert [(n.id, n.kind, n.source) for n in heard] == [
+        (machine_id, "create", "local"),
+        ("marker", "create", "local"),
+    ]
+    assert office.next()["data"]["id"] == machine_id  # the other org's is not streamed
     unsubscribe()
     live.create("machines", _machine("B"))
-    assert len(heard) == 1
+    assert len(heard) == 2
+    assert office.next()["data"]["kind"] == "create"
 
 
 def test_slow_subscriber_gets_a_resync_not_a_backlog(tmp_path: Any) -> None:
@@ -372,14 +412,14 @@ def test_slow_subscriber_gets_a_resync_not_a_backlog(tmp_path: Any) -> None:
     async def scenario() -> list[Any]:
         sub = broadcaster.subscribe(org_id="o")
         changes = [
-            {"entity": "jobs", "id": str(i), "kind": "create", "version": 1, "org_id": "o"}
+            ChangeNotice(entity="jobs", id=str(i), kind="create", version=1, org_id="o")
             for i in range(10)
         ]
-        # From another thread, as a writer would.
-        await asyncio.to_thread(broadcaster.publish, changes)
+        # From another thread, as a writer's commit would.
+        await asyncio.to_thread(store.changes.publish, changes)
         await asyncio.sleep(0.05)
         got = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
-        await asyncio.to_thread(broadcaster.publish, changes[:1])
+        await asyncio.to_thread(store.changes.publish, changes[:1])
         got.append(await asyncio.wait_for(sub.get(), 1))
         sub.unsubscribe()
         return got
@@ -396,7 +436,7 @@ def test_the_stream_in_the_real_app_with_a_real_token(tmp_path: Any) -> None:
     """Wired as the site runs it: create_app, its middleware and AppContext.verify_token."""
     app_mod = pytest.importorskip("local_api.app")
     ctx_mod = pytest.importorskip("local_api.context")
-    from core.services import auth
+    from core.identity import auth
     from core.settings import Settings
 
     store = open_store(sqlite_url(tmp_path / "s.sqlite3"))

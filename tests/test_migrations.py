@@ -18,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, MetaData, String, inspect, text
 
-from core import schema
+from core import migrate as schema
 from core.db import Store, sqlite_url
 from core.models import Base
 from migrations import alembic_config

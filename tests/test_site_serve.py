@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from core.settings import Settings
 from core.site import ensure_site, open_store
@@ -34,6 +35,7 @@ def _site(tmp_path: Path) -> Path:
     return data
 
 
+@pytest.mark.slow
 def test_site_serve_announces_serves_and_stops_in_order(tmp_path: Path) -> None:
     data = _site(tmp_path)
     port = _free_port()

@@ -19,20 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import create_model
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from core import writes
 from core.clock import utcnow, uuid7
 from core.db import BUSY_TIMEOUT_MS, Store, integrity_check, sqlite_url
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.identity.security import verify_secret
 from core.models import AuditEntry, Client, Organisation, OutboxEntry, SyncState
 from core.registry import registry
-from core.security import verify_secret
 from core.serial import to_json
-from core.services import writes
-from core.services.writes import MASK, Actor
 from core.site import SiteInfo, open_store, site_info
+from core.sync.notices import ChangeNotice
+from core.sync.unit import unit_of
+from core.writes import MASK, Actor
 from tests.pg_fixture import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +48,7 @@ T0 = "2026-05-01T18:00:00+02:00"
 # One valid minimal payload per entity. A new entity needs an entry here (and in
 # UPDATES unless it is append-only): test_samples_cover_the_registry says so.
 SAMPLES: dict[str, dict[str, Any]] = {
-    "users": {"name": "Ana", "role": "operator", "pin": "4321"},
+    "users": {"name": "Ana", "role": "operator", "pin": "583920"},
     "clients": {"name": "Acme", "email": "Office@Acme.example"},
     "projects": {"name": "Hall 3", "client_id": REF, "start_date": "2026-05-01"},
     "machines": {"name": "Conformadora 1", "type": "CONFORMADORA", "ideal_rate": "40.5"},
@@ -54,8 +57,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "alerts": {"message": "Check oil", "machine_id": REF, "severity": "WARNING"},
     # from_user_id is optional in the schema but NOT NULL in the table; see the report.
     "messages": {"from_user_id": REF, "body": "Hola"},
-    "events": {"type": "JOB_STARTED", "payload": {"n": 1}},
+    "events": {"type": "JOB_STARTED", "payload": {"note": "n1"}},
     "downtimes": {"started_at": T0, "reason": "SETUP"},
+    # An opening balance: a plain report needs a started job (core.factory.rules).
+    "production_reports": {"job_id": REF, "kind": "opening", "good_qty": "5"},
     "shows": {
         "city": "Madrid",
         "country": "es",
@@ -74,7 +79,7 @@ UPDATES: dict[str, dict[str, Any]] = {
     "clients": {"phone": "+34 600 000 000"},
     "projects": {"status": "ACTIVE"},
     "machines": {"status": "RUNNING", "efficiency": "87.5"},
-    "jobs": {"priority": "HIGH", "produced_qty": "10"},
+    "jobs": {"priority": "HIGH", "title": "Roof panels, lot 2"},
     "inventory": {"quantity": "2.5"},
     "alerts": {"severity": "CRITICAL"},
     "messages": {"body": "Adiós"},
@@ -139,7 +144,11 @@ def org_admin(any_store: Store) -> Actor:
     """An admin of a new organisation: isolates tests that share a database."""
     org_id = uuid7()
     with any_store.write() as s:
-        s.add(Organisation(id=org_id, name=f"Org {org_id}", modules=[], created_at=utcnow()))
+        s.add(
+            Organisation(
+                id=org_id, name=f"Org {org_id}", modules=["factory", "tour"], created_at=utcnow()
+            )
+        )
     return Actor(org_id=org_id, user_id=None, role="admin")
 
 
@@ -283,25 +292,64 @@ def test_reader_does_not_block_writer(store: Store, actor: Actor) -> None:
         assert count(r, Client) == before + 1
 
 
-def test_listeners_hear_commits_only(store: Store, actor: Actor) -> None:
-    heard: list[list[dict[str, Any]]] = []
-    store.listeners.append(heard.append)
+def test_subscribers_hear_commits_only(store: Store, actor: Actor) -> None:
+    heard: list[list[ChangeNotice]] = []
+    unsubscribe = store.changes.subscribe(lambda notices: heard.append(list(notices)))
     with store.write() as s:
         row = writes.create(s, actor=actor, entity="clients", data={"name": "A"})
     with pytest.raises(RuntimeError), store.write() as s:
         writes.create(s, actor=actor, entity="clients", data={"name": "B"})
         raise RuntimeError("roll back")
     assert heard == [
-        [
-            {
-                "entity": "clients",
-                "id": row.id,
-                "kind": "create",
-                "version": 1,
-                "org_id": actor.org_id,
-            }
-        ]
+        [ChangeNotice(entity="clients", id=row.id, kind="create", version=1, org_id=actor.org_id)]
     ]
+    unsubscribe()
+    with store.write() as s:
+        writes.create(s, actor=actor, entity="clients", data={"name": "C"})
+    assert len(heard) == 1
+
+
+def test_a_failing_subscriber_neither_undoes_the_write_nor_starves_others(
+    store: Store, actor: Actor
+) -> None:
+    def broken(_notices: Any) -> None:
+        raise RuntimeError("a listener bug")
+
+    heard: list[ChangeNotice] = []
+    store.changes.subscribe(broken)
+    store.changes.subscribe(heard.extend)
+    with store.write() as s:
+        row = writes.create(s, actor=actor, entity="clients", data={"name": "kept"})
+    assert [n.id for n in heard] == [row.id]
+    with store.read() as r:
+        assert r.get(Client, (actor.org_id, row.id)) is not None
+
+
+def test_a_rolled_back_savepoint_leaves_no_trace(store: Store, actor: Actor) -> None:
+    """The one savepoint-rollback path: the row, its audit and outbox rows and its notice
+    all go; what came before and after the savepoint stays."""
+    heard: list[ChangeNotice] = []
+    store.changes.subscribe(heard.extend)
+    with store.write() as s:
+        kept = writes.create(s, actor=actor, entity="clients", data={"name": "before"})
+        with pytest.raises(RuntimeError), s.begin_nested():
+            lost_id = writes.create(s, actor=actor, entity="clients", data={"name": "lost"}).id
+            writes.update(s, actor=actor, entity="clients", id=kept.id, data={"name": "x"})
+            raise RuntimeError("undo the savepoint")
+        nested = s.begin_nested()
+        writes.create(s, actor=actor, entity="clients", data={"name": "released"})
+        nested.commit()
+        after = writes.create(s, actor=actor, entity="clients", data={"name": "after"})
+        ids = (kept.id, after.id)
+        assert ("row", "clients", actor.org_id, lost_id) not in unit_of(s).made_here
+    with store.read() as r:
+        names = set(r.scalars(select(Client.name)))
+        outbox = r.scalars(select(OutboxEntry.entity_id)).all()
+        audit = r.scalars(select(AuditEntry.entity_id)).all()
+    assert names == {"before", "released", "after"}
+    assert len(outbox) == len(audit) == 3 and set(outbox) == set(audit)
+    assert [n.kind for n in heard] == ["create"] * 3
+    assert (heard[0].id, heard[-1].id) == ids
 
 
 def _kill_writer_once(path: Path, org_id: str, rng: random.Random, log: Path) -> list[str]:
@@ -370,7 +418,9 @@ def test_acknowledged_writes_survive_kill_9(store: Store, site: SiteInfo, tmp_pa
 
 
 def test_samples_cover_the_registry() -> None:
-    specs = registry()
+    # Entities made only by their own service (attachments, with their bytes: see
+    # tests/attachments) have no generic create to sample here.
+    specs = {n: s for n, s in registry().items() if s.generic_create}
     assert set(SAMPLES) == set(specs)
     assert set(UPDATES) == {n for n, s in specs.items() if not s.append_only}
 
@@ -483,7 +533,7 @@ def test_specific_invalid_values(
 def _not_null_fields() -> list[Any]:
     cases = []
     for name, spec in sorted(registry().items()):
-        if spec.append_only:
+        if spec.append_only or not spec.generic_create:
             continue
         columns = spec.model.__table__.columns
         for field in spec.stored_fields:
@@ -502,6 +552,45 @@ def test_null_for_a_not_null_column_is_invalid(
     with pytest.raises(Invalid) as err, store.write() as s:
         writes.update(s, actor=actor, entity=entity, id=row.id, data={field: None})
     assert field in {d["field"] for d in err.value.details}
+
+
+def test_a_validated_body_is_read_once_and_a_raw_mapping_is_validated(
+    store: Store, actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HTTP edge hands the write path the body FastAPI validated (a subclass of the
+    entity's schema with the edge's own fields): it is read, not validated again, and
+    the edge's fields stay out; a raw mapping is validated; another model is refused."""
+    spec = registry()["clients"]
+    Create = create_model("EdgeCreate", __base__=spec.create, id=(str | None, None))
+    Patch = create_model("EdgePatch", __base__=spec.update, version=(int | None, None))
+    created = Create.model_validate({"name": "  Acme  ", "phone": "1", "id": "c-1"})
+    patched = Patch.model_validate({"phone": " 2 ", "version": 1})
+    validations: list[str] = []
+
+    def counted(schema: Any) -> Any:
+        real = schema.model_validate
+
+        def model_validate(data: Any, **kw: Any) -> Any:
+            validations.append(schema.__name__)
+            return real(data, **kw)
+
+        return model_validate
+
+    for schema in (spec.create, spec.update):
+        monkeypatch.setattr(schema, "model_validate", counted(schema))
+    with store.write() as s:
+        row = writes.create(s, actor=actor, entity="clients", data=created, id="c-1")
+        writes.update(s, actor=actor, entity="clients", id=row.id, data=patched, version=1)
+        assert validations == []
+        assert (row.name, row.phone, row.version) == ("Acme", "2", 2)
+        with pytest.raises(Invalid) as err:
+            writes.update(s, actor=actor, entity="clients", id=row.id, data={"version": 2})
+        assert validations == [spec.update.__name__]
+        assert err.value.details[0]["field"] == "version"
+        with pytest.raises(TypeError):
+            writes.update(s, actor=actor, entity="clients", id=row.id, data=created)
+    _, audit = trail(store, row.id)
+    assert "id" not in audit[0].changes and set(audit[1].changes) == {"phone"}
 
 
 def test_unique_sku_is_a_conflict(any_store: Store, org_admin: Actor) -> None:
@@ -545,13 +634,13 @@ def test_duplicate_id_is_a_conflict(own_store: Store) -> None:
 def test_secrets_never_appear_in_plaintext(own_store: Store) -> None:
     admin = _site_admin(own_store)
     with own_store.write() as s:
-        user = make(s, admin, "users", pin="8642", password="correct horse")
+        user = make(s, admin, "users", pin="864209", password="correct horse")
     with own_store.write() as s:
-        writes.update(s, actor=admin, entity="users", id=user.id, data={"pin": "9753"})
+        writes.update(s, actor=admin, entity="users", id=user.id, data={"pin": "975310"})
 
     outbox, audit = trail(own_store, user.id)
     dumped = json.dumps([o.fields for o in outbox] + [a.changes for a in audit])
-    for secret in ("8642", "correct horse", "9753"):
+    for secret in ("864209", "correct horse", "975310"):
         assert secret not in dumped
     assert audit[0].changes["pin_hash"] == [None, MASK]
     assert audit[0].changes["password_hash"] == [None, MASK]
@@ -561,7 +650,7 @@ def test_secrets_never_appear_in_plaintext(own_store: Store) -> None:
     assert outbox[1].fields["pin_hash"].startswith("$argon2id$")
     with own_store.read() as s:
         stored = s.get(registry()["users"].model, (admin.org_id, user.id))
-        assert stored is not None and verify_secret(stored.pin_hash, "9753")
+        assert stored is not None and verify_secret(stored.pin_hash, "975310")
 
 
 def test_create_refuses_a_default_that_leaves_a_not_null_column_empty(

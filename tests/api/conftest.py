@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from core import writes
 from core.db import Store, sqlite_url
+from core.identity import auth
+from core.identity.security import hash_secret
 from core.models import User
-from core.security import hash_secret
-from core.services import auth, writes
 from core.settings import Settings
 from core.site import SiteInfo, ensure_site
 from local_api.app import create_app
@@ -141,14 +142,16 @@ def boot_app(
 
 def rebind(ctx: AppContext, app: Any, store: Store, site: SiteInfo) -> None:
     ctx.close()
+    # The routes' subscribers (the board's shared read) follow the app to the new store;
+    # whatever they cached belongs to the previous one (an empty batch invalidates).
+    for fn in ctx.store.changes.hand_over(store.changes):
+        fn([])
     ctx.store, ctx.site = store, site
-    store.listeners.append(ctx._on_changes)
+    store.changes.subscribe(ctx._on_changes)
     ctx.sessions.clear()
-    for hook in ctx.change_hooks:  # whatever was cached belongs to the previous store
-        hook([{"entity": "*", "kind": "rebind"}])
     ctx.broadcaster = None
     ctx.sync_status = None
-    app.state.deps.reset_limits()
+    app.state.throttles.reset()
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,12 @@ def test_job_lifecycle_by_its_operator(client: Any, as_: Any, factory: dict[str,
     assert r.status_code == 200 and r.json()["status"] == "COMPLETED"
     assert Decimal(r.json()["produced_qty"]) == 1000
     assert client.get("/api/me/jobs", headers=h).json() == []
-    # A completed job cannot be paused: a conflict with the current row.
+    # Leaving COMPLETED is a reopen: the office's decision, not the operator's.
     r = client.post(f"/api/jobs/{job['id']}/pause", headers=h)
-    assert r.status_code == 409 and r.json()["current"]["status"] == "COMPLETED"
+    assert r.status_code == 403 and r.json()["code"] == "reopen_office_only"
+    r = client.post(f"/api/jobs/{job['id']}/reopen", headers=as_("office"))
+    assert r.status_code == 200 and r.json()["status"] == "PAUSED"
+    assert r.json()["completed_at"] is None and Decimal(r.json()["produced_qty"]) == 1000
 
 
 def test_operator_cannot_run_another_operators_job(
@@ -46,10 +49,22 @@ def test_stale_action_version(client: Any, as_: Any, factory: dict[str, Any]) ->
     job = factory["job"]
     h = as_("operator")
     client.post(f"/api/jobs/{job['id']}/start", headers=h)
-    r = client.post(
-        f"/api/jobs/{job['id']}/progress", json={"produced": "1", "version": 1}, headers=h
-    )
+    r = client.post(f"/api/jobs/{job['id']}/pause", json={"version": 1}, headers=h)
     assert r.status_code == 409 and r.json()["current"]["status"] == "IN_PROGRESS"
+
+
+def test_progress_from_a_stale_tablet_adds_up(client: Any, as_: Any, factory: dict[str, Any]):
+    """Progress is a report of what was made: a tablet that saw an older version of the
+    job still adds its metres (no conflict dialog, nothing thrown away)."""
+    job = factory["job"]
+    h = as_("operator")
+    client.post(f"/api/jobs/{job['id']}/start", headers=h)
+    for _ in range(2):
+        r = client.post(
+            f"/api/jobs/{job['id']}/progress", json={"produced": "7", "version": 1}, headers=h
+        )
+        assert r.status_code == 200
+    assert Decimal(r.json()["produced_qty"]) == 14
 
 
 def test_progress_validation(client: Any, as_: Any, factory: dict[str, Any]) -> None:
@@ -98,7 +113,7 @@ def test_board(client: Any, as_: Any, factory: dict[str, Any]) -> None:
 
 
 def test_settlement_and_finance_totals(admin: Any, people: People) -> None:
-    # domain.md's example: G = 10,000 GBP, wht 20 %, booking 10 %, manager 15 % of gross.
+    # A worked example: G = 10,000 GBP, wht 20 %, booking 10 %, manager 15 % of gross.
     show = admin.post(
         "/api/shows",
         json={

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core import writes
 from core.clock import utcnow, uuid7
 from core.db import Store
 from core.models import ConflictRecord, OutboxEntry
-from core.services import writes
 from core.site import SiteInfo
 from tests.api.client import ASGIClient
 
@@ -26,7 +26,7 @@ def _client_row(store: Store, site: SiteInfo, name: str = "Ana") -> str:
 
 def _conflict(store: Store, site: SiteInfo, entity_id: str, **kw: Any) -> str:
     """A record as the agent stores it when the central server answers 'conflict'
-    (sync_agent.apply._conflict_copy): this site's value lost to the central one."""
+    (sync_agent.inbound._conflict_copy): this site's value lost to the central one."""
     cid = uuid7()
     values = dict(
         id=cid, org_id=site.org_id, entity="clients", entity_id=entity_id, kind="field",

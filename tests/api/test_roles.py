@@ -68,3 +68,21 @@ def test_action_roles(client: Any, as_: Any, role: str) -> None:
         assert r.status_code == (ok if role in allowed else 403), (role, path, r.text)
         unauthenticated = client.request(method, path, json=body)
         assert unauthenticated.status_code == 401, path
+
+
+def test_role_is_checked_before_the_body(client: Any, as_: Any) -> None:
+    """One check at the edge, before anything is parsed: a role that may not use a route
+    hears 403 whatever it sent (docs/api.md), with the route's own wording."""
+    crew = as_("crew")
+    bad = {"produced": "not a number", "unknown": 1}
+    r = client.post("/api/jobs/missing/progress", json=bad, headers=crew)
+    assert r.status_code == 403, r.text
+    assert r.json()["code"] == "forbidden"
+    assert r.json()["detail"] == "role 'crew' may not report progress"
+    # Allowed roles get the body checked (422), not the role.
+    r = client.post("/api/jobs/missing/progress", json=bad, headers=as_("operator"))
+    assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} >= {"produced"}
+    spec = registry()["machines"]
+    assert "crew" not in spec.write_roles
+    r = client.post("/api/machines", json={"name": 5, "extra_field": True}, headers=crew)
+    assert r.status_code == 403 and r.json()["detail"] == "role 'crew' may not create machines"

@@ -9,14 +9,19 @@ from typing import Any
 
 import pytest
 
+from core.sync.notices import ChangeNotice
 from local_api.shared_read import SharedRead
+
+
+def _notice(entity: str) -> ChangeNotice:
+    return ChangeNotice(entity=entity, id="x", kind="update", version=2, org_id="o")
 
 
 def test_shared_until_a_change() -> None:
     calls: list[int] = []
     sr = SharedRead(lambda: calls.append(1) or len(calls))
     assert sr.get() == 1 and sr.get() == 1
-    sr.on_changes([{"entity": "jobs"}])
+    sr.on_changes([_notice("jobs")])
     assert sr.get() == 2 and len(calls) == 2
 
 
@@ -62,7 +67,7 @@ def test_change_during_computation_is_not_missed() -> None:
     t = threading.Thread(target=lambda: first.append(sr.get()))
     t.start()
     started.wait(5)
-    sr.on_changes([{"entity": "jobs"}])  # committed while the first computation runs
+    sr.on_changes([_notice("jobs")])  # committed while the first computation runs
     late: list[str] = []
     t2 = threading.Thread(target=lambda: late.append(sr.get()))
     t2.start()

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
+from apikit.ratelimit import Buckets
 from local_api.app import create_app
-from local_api.ratelimit import Buckets
 from local_api.server import EmbeddedServer, ServerError
 from tests.api.conftest import ALLOWED_ORIGIN, PINS, People, boot_app, rebind
 
@@ -160,7 +160,7 @@ def test_unsupported_media_type_and_method(http: httpx.Client, people: People) -
 
 
 def test_internal_error_leaks_nothing(http: httpx.Client, caplog: Any) -> None:
-    with caplog.at_level(logging.ERROR, logger="local_api.errors"):
+    with caplog.at_level(logging.ERROR, logger="structura.errors"):
         r = http.get("/api/boom", headers={"X-Request-ID": "req-42"})
     assert r.status_code == 500 and r.headers["content-type"] == PROBLEM
     assert "hunter2" not in r.text and "RuntimeError" not in r.text
@@ -171,7 +171,7 @@ def test_internal_error_leaks_nothing(http: httpx.Client, caplog: Any) -> None:
 def test_api_rate_limit_per_user(
     http: httpx.Client, people: People, served: tuple[EmbeddedServer, Any], monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(served[0].app.state.deps, "api_buckets", Buckets(rate=1, burst=5))
+    monkeypatch.setattr(served[0].app.state.throttles, "api_buckets", Buckets(rate=1, burst=5))
     h = _login(http, people)
     statuses = [http.get("/api/clients", headers=h).status_code for _ in range(8)]
     assert statuses[:5] == [200] * 5 and statuses[-1] == 429

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from core.calendar import calendar_items, to_ical
-from core.services import writes
-from core.services.writes import Actor
+from core import writes
+from core.tour.calendar import calendar_items, to_ical
+from core.writes import Actor
 
 
 def _seed(store, site):
@@ -64,7 +64,13 @@ def test_items_in_time_order_within_the_range(store, site):
         items = calendar_items(s, org_id=site.org_id, start=start, end=start + timedelta(days=30))
     assert [i["kind"] for i in items] == ["travel", "show", "day_off"]
     assert items[1]["title"] == "València: Sala Muñoz; aforo 900"
-    assert items[2]["all_day"] and items[2]["ends_at"].date().isoformat() == "2026-12-07"
+    assert items[1]["local_start"] == "2026-12-04T20:00+01:00" and items[1]["tz"] == "Europe/Madrid"
+    day_off = items[2]
+    assert day_off["all_day"] and day_off["starts_at"] is None and day_off["tz"] is None
+    assert (day_off["starts_on"].isoformat(), day_off["ends_on"].isoformat()) == (
+        "2026-12-05",
+        "2026-12-06",
+    )  # dates, not midnights
 
 
 def test_ical_escapes_folds_and_marks_canceled(store, site):
@@ -78,7 +84,10 @@ def test_ical_escapes_folds_and_marks_canceled(store, site):
     assert text.count("BEGIN:VEVENT") == 4 == text.count("END:VEVENT")
     assert "SUMMARY:València: Sala Muñoz\\; aforo 900" in lines
     assert "STATUS:CANCELLED" in lines
-    assert "DTSTART:20261204T190000Z" in lines  # 20:00 in Madrid is 19:00 UTC
+    # 20:00 in Madrid reads 20:00 Madrid time wherever the phone is (with its VTIMEZONE).
+    assert "DTSTART;TZID=Europe/Madrid:20261204T200000" in lines
+    assert "TZID:Europe/Madrid" in lines
+    assert "DTSTART:20261204T080000Z" in lines  # a leg with no zone given is UTC
     assert "DTSTART;VALUE=DATE:20261205" in lines and "DTEND;VALUE=DATE:20261207" in lines
     assert all(len(line.encode()) <= 75 for line in lines)
     unfolded = text.replace("\r\n ", "")

@@ -6,11 +6,11 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
-from core.errors import Conflict, Forbidden, Invalid
-from core.models import Alert, Event, OutboxEntry
-from core.services import factory_ops as ops
-from core.services import writes
-from core.services.writes import Actor
+from core import writes
+from core.errors import Conflict, Forbidden, Invalid, RuleBroken
+from core.factory import actions as ops
+from core.models import Alert, OutboxEntry, ProductionReport
+from core.writes import Actor
 
 
 @pytest.fixture
@@ -18,13 +18,16 @@ def floor(store, site):
     office = Actor(org_id=site.org_id, user_id=None, role="admin")
     with store.write() as s:
         ana = writes.create(
-            s, actor=office, entity="users", data={"name": "Ana", "role": "operator", "pin": "1234"}
+            s,
+            actor=office,
+            entity="users",
+            data={"name": "Ana", "role": "operator", "pin": "583920"},
         )
         luis = writes.create(
             s,
             actor=office,
             entity="users",
-            data={"name": "Luis", "role": "operator", "pin": "5678"},
+            data={"name": "Luis", "role": "operator", "pin": "864209"},
         )
         m = writes.create(
             s,
@@ -82,9 +85,10 @@ def test_start_progress_complete_updates_job_machine_and_board(floor):
         assert card["status"] == "IDLE" and card["current_job"] is None
         assert card["next_job"]["title"] == "C150 lote 2"
         assert D(card["total_meters"]) == D(500)
-        assert count(s, Event, Event.type == "PRODUCTION") == 2
-        # JOB_STARTED, two PRODUCTION reports, JOB_COMPLETED
-        assert count(s, OutboxEntry, OutboxEntry.entity == "events") == 4
+        assert count(s, ProductionReport) == 2
+        assert count(s, OutboxEntry, OutboxEntry.entity == "production_reports") == 2
+        # JOB_STARTED, JOB_COMPLETED
+        assert count(s, OutboxEntry, OutboxEntry.entity == "events") == 2
 
 
 def test_operator_cannot_touch_another_operators_job_and_crew_cannot_act(floor, site):
@@ -101,14 +105,17 @@ def test_operator_cannot_touch_another_operators_job_and_crew_cannot_act(floor, 
 
 def test_invalid_transitions_and_quantities_are_refused_and_change_nothing(floor):
     store, _, ana, _, _m, j1, j2 = floor
-    with store.write() as s, pytest.raises(Conflict):
+    with store.write() as s, pytest.raises(RuleBroken) as exc:
         ops.pause_job(s, actor=ana, job_id=j1.id)
+    assert exc.value.code == "job_transition"
+    assert exc.value.params["from"] == "PENDING" and exc.value.params["to"] == "PAUSED"
     with store.write() as s:
         ops.start_job(s, actor=ana, job_id=j1.id)
-    with store.write() as s, pytest.raises(Conflict, match="busy"):
+    with store.write() as s, pytest.raises(RuleBroken) as exc:
         ops.start_job(s, actor=Actor(org_id=ana.org_id, user_id=None, role="office"), job_id=j2.id)
+    assert exc.value.code == "machine_busy" and exc.value.params["job_id"] == j1.id
     for produced, scrap in ((-1, 0), ("abc", 0), (10, 20), ("NaN", 0)):
-        with store.write() as s, pytest.raises(Invalid):
+        with store.write() as s, pytest.raises((Invalid, RuleBroken)):
             ops.report_progress(s, actor=ana, job_id=j1.id, produced=produced, scrap=scrap)
     with store.read() as s:
         assert s.get(type(j1), (ana.org_id, j1.id)).produced_qty == 0
@@ -153,14 +160,22 @@ def test_machine_error_raises_one_alert_and_operator_can_report_downtime(floor):
         d = ops.report_downtime(s, actor=ana, machine_id=m.id, reason="BREAKDOWN")
         assert d.reported_by == ana.user_id and d.updated_by == ana.user_id
     with store.read() as s:
+        card = ops.board(s, org_id=ana.org_id)[0]
+        assert card["status"] == "ERROR" and card["stop"]["reason"] == "BREAKDOWN"
+        assert card["stop"]["id"] == d.id
+    with store.read() as s:
         alerts = s.scalars(select(Alert)).all()
         assert [a.kind for a in alerts] == ["machine_error"]
     with store.write() as s:
         ops.dismiss_alert(s, actor=ana, alert_id=alerts[0].id)
         ended = ops.end_downtime(s, actor=ana, downtime_id=d.id)
         assert ended.ended_at is not None
-    with store.write() as s, pytest.raises(Conflict):
+    with store.read() as s:
+        card = ops.board(s, org_id=ana.org_id)[0]
+        assert card["status"] == "IDLE" and card["stop"] is None
+    with store.write() as s, pytest.raises(RuleBroken) as exc:
         ops.end_downtime(s, actor=ana, downtime_id=d.id)
+    assert exc.value.code == "downtime_already_ended"
 
 
 def test_messages_are_marked_read_only_by_their_recipient(floor):

@@ -1,13 +1,13 @@
-"""Settlement arithmetic: the worked examples of domain.md, and the same through the store."""
+"""Settlement arithmetic: worked examples checked by hand, and the same through the store."""
 
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
 
-from core.finance import CostLine, compute_settlement, finance_totals, settlement
-from core.services import writes
-from core.services.writes import Actor
+from core import writes
+from core.tour.finance import CostLine, compute_settlement, finance_totals, settlement
+from core.writes import Actor
 
 COSTS = [
     CostLine(D(800), "GBP", True, label="sound"),
@@ -42,12 +42,27 @@ def test_conversion_uses_the_stored_rate_and_rounds_to_the_cent():
 
 
 def test_missing_rate_is_reported_not_guessed():
-    s = example(costs=[CostLine(D(100), "USD", True, label="usd-cost")], home_currency="EUR")
+    cost = CostLine(D(100), "USD", True, label="backline hire", id="c1", type="backline")
+    s = example(costs=[cost], home_currency="EUR")
     assert not s.complete
-    assert any("USD" in w for w in s.warnings)
-    assert any("GBP to EUR" in w for w in s.warnings)
+    codes = [w["code"] for w in s.warnings]
+    assert codes == ["cost_without_rate", "fee_without_home_rate"]
+    named = s.warnings[0]["params"]
+    assert named == {"cost_id": "c1", "type": "backline", "label": "backline hire",
+                     "amount": "100", "currency": "USD", "to": "GBP"}  # fmt: skip
+    assert s.unconverted_costs == {"USD": D(100)}  # the money is still in sight
     assert s.net_home is None
     assert s.costs == D(0)
+    assert s.as_json()["unconverted_costs"] == {"USD": "100"}
+
+
+def test_rate_entered_on_the_show_counts_the_cost():
+    cost = CostLine(D(500), "USD", False, id="c1", type="transport")
+    s = example(costs=[cost], rates={"USD": "0.80"})
+    assert s.complete and s.warnings == [] and s.unconverted_costs == {}
+    assert s.costs == D(400)  # 500 USD x 0.80
+    own = CostLine(D(500), "USD", False, fx_rate=D("0.5"), id="c2", type="transport")
+    assert example(costs=[own], rates={"USD": "0.80"}).costs == D(250)  # the cost's own wins
 
 
 def test_zero_decimal_currency_rounds_to_whole_units():
@@ -152,3 +167,70 @@ def test_totals_per_month_tour_and_currency(store, tour):
     assert dec["unconverted"] == {"JPY": "1000000"}
     assert {g["key"]: g["net"] for g in by_cur} == {"GBP": "3000.00", "JPY": "1000000"}
     assert by_tour[0]["key"] == "Winter 26"
+
+
+def test_usd_cost_without_rate_marks_settlement_and_totals_incomplete(store, tour):
+    actor, show = tour
+    with store.write() as s:
+        cost = writes.create(
+            s,
+            actor=actor,
+            entity="show_costs",
+            data={"show_id": show.id, "type": "hotel", "amount": "500", "currency": "USD",
+                  "description": "Hotel Tokyo"},
+        )  # fmt: skip
+        cost_id = cost.id
+    with store.read() as s:
+        result = settlement(s, org_id=actor.org_id, show_id=show.id)
+        month = finance_totals(s, org_id=actor.org_id, group_by="month")[0]
+    assert result["complete"] is False
+    assert result["warnings"][0]["code"] == "cost_without_rate"
+    assert result["warnings"][0]["params"]["cost_id"] == cost_id
+    assert result["warnings"][0]["params"]["label"] == "Hotel Tokyo"
+    assert result["unconverted_costs"] == {"USD": "500.0000"}
+    assert result["net"] == "3000.00"  # counted without it, and said so
+    assert month["complete"] is False and month["incomplete"] == 1
+    assert month["warnings"][0]["code"] == "cost_without_rate"
+    assert month["warnings"][0]["params"]["show_id"] == show.id
+    assert month["warnings"][0]["params"]["date"] == "2026-12-04"
+
+    # The office enters the rate on the show: the cost is counted, nothing is missing.
+    with store.write() as s:
+        writes.update(s, actor=actor, entity="shows", id=show.id, data={"fx_rates": {"usd": "0.8"}})
+    with store.read() as s:
+        result = settlement(s, org_id=actor.org_id, show_id=show.id)
+        month = finance_totals(s, org_id=actor.org_id, group_by="month")[0]
+    assert result["complete"] is True and result["warnings"] == []
+    assert result["costs"] == "2900.00" and result["net"] == "2600.00"  # 2500 + 500 x 0.8
+    assert month["complete"] is True and month["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("rates", "field"),
+    [
+        ({"USD": "0"}, "fx_rates.USD"),
+        ({"USD": "-1"}, "fx_rates.USD"),
+        ({"XYZ": "1.1"}, "fx_rates.XYZ"),
+        ({"USD": "abc"}, "fx_rates.USD"),
+    ],
+)
+def test_show_rates_are_positive_decimals_keyed_by_iso_currency(store, tour, rates, field):
+    actor, show = tour
+    with pytest.raises(writes.Invalid) as err, store.write() as s:
+        writes.update(s, actor=actor, entity="shows", id=show.id, data={"fx_rates": rates})
+    assert err.value.details[0]["field"].startswith(field.split(".")[0])
+    with store.read() as s:
+        assert s.get(type(show), (actor.org_id, show.id)).fx_rates is None  # nothing written
+
+
+def test_unticked_production_box_is_saved_as_not_production(store, tour):
+    actor, show = tour
+    with store.write() as s:
+        off = writes.create(
+            s,
+            actor=actor,
+            entity="show_costs",
+            data={"show_id": show.id, "type": "sound", "amount": 10, "currency": "GBP",
+                  "is_production": False},
+        )  # fmt: skip
+        assert off.is_production is False

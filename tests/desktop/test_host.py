@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PySide6.QtCore import Qt
 
 from core.settings import Settings
 from core.site import set_state
@@ -81,6 +82,7 @@ def test_a_missing_or_failing_service_does_not_stop_the_others(
     host.stop(dispose=False)
 
 
+@pytest.mark.slow
 def test_the_app_serves_the_lan_while_open_and_stops_on_quit(
     settings: Settings, qtbot: Any, tmp_path: Path
 ) -> None:
@@ -96,7 +98,7 @@ def test_the_app_serves_the_lan_while_open_and_stops_on_quit(
     session = running.session
     seed(session.store, session.site, session.actor)
     # An office user with a password logs in from a LAN browser and adds a stock item.
-    from core.services import writes
+    from core import writes
 
     with session.write() as s:
         writes.update(
@@ -122,6 +124,20 @@ def test_the_app_serves_the_lan_while_open_and_stops_on_quit(
     assert "LAN-1" in {page.model.row_values(r)["sku"] for r in range(page.model.rowCount())}
     tablets = running.window.open("tablets")
     assert tablets.address.text().startswith("http://") and not tablets.qr.pixmap().isNull()
+    # Pairing from the desktop: a one-time code the tablet exchanges for its key, and
+    # then proves at login (issue 20).
+    qtbot.mouseClick(tablets.pair_button, Qt.MouseButton.LeftButton)
+    code = tablets.code
+    assert code and code[:5] in tablets.code_label.text()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        cred = client.post("/api/devices/pair", json={"code": code}).json()
+        headers = {"X-Device-Id": cred["device_id"], "X-Device-Key": cred["device_key"]}
+        r = client.post(
+            "/api/auth/login",
+            json={"email": "office@example.com", "password": "correct horse"},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
     running.window.close()
     running.shutdown()
     with pytest.raises(httpx.ConnectError):
@@ -129,6 +145,7 @@ def test_the_app_serves_the_lan_while_open_and_stops_on_quit(
     assert running.host is None
 
 
+@pytest.mark.slow
 def test_cli_offscreen_smoke(
     tmp_path: Path, qapp: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

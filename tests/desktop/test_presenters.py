@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core import writes
 from core.clock import utcnow, uuid7
 from core.errors import Conflict
 from core.models import ConflictRecord, Job, Machine
-from core.services import writes
 from desktop.presenters.finance import oee_per_machine, revenue_per_month, totals
 from desktop.presenters.form import FormPresenter
 from desktop.presenters.history import history
@@ -131,11 +131,11 @@ def test_export_csv_and_xlsx(session: Any, demo: Any, tmp_path: Path) -> None:
     from desktop.presenters.export import export_rows
 
     model = EntityTableModel(session, "inventory", page_size=2)
-    model.set_search("bobina")
+    model.search_now("bobina")
     n = export_rows(session, model.spec, model.columns, model.query_args(), tmp_path / "i.csv")
     assert n == 2
     text = (tmp_path / "i.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert text[0].startswith("id,Sku,Name") and len(text) == 3
+    assert text[0].startswith("Sku,Name") and len(text) == 3
     n = export_rows(session, model.spec, model.columns, {}, tmp_path / "i.xlsx")
     ws = load_workbook(tmp_path / "i.xlsx").active
     assert n == 8 and ws.max_row == 9
@@ -157,7 +157,7 @@ def test_job_ticket_and_day_sheet_pdfs(session: Any, demo: Any, tmp_path: Path) 
 
 
 def test_settlement_shows_the_arithmetic(session: Any) -> None:
-    """domain.md: G = 10,000 GBP, wht 20 %, booking 10 %, costs 2,500, manager 15 % of
+    """A worked example: G = 10,000 GBP, wht 20 %, booking 10 %, costs 2,500, manager 15 % of
     gross -> N = 3,000."""
     with session.write() as s:
         show = writes.create(
@@ -306,6 +306,20 @@ def test_error_messages_in_spanish(session: Any) -> None:
     assert msg.title == "Otra persona cambió este registro." and msg.kind == "conflict"
 
 
+def test_country_and_currency_codes_explained_in_the_users_language(session: Any) -> None:
+    from desktop.i18n import set_language
+
+    form = FormPresenter(session, "shows")
+    form.new()
+    assert form.set_text("currency", "VED") == ""  # current ISO 4217, newer than the old table
+    assert form.set_text("currency", "BGN") == "Bulgarian Lev (BGN) is no longer in use"
+    assert form.set_text("country", "ZZ").startswith("Not a country code")
+    set_language("es")
+    assert form.set_text("currency", "BGN") == "leva búlgara (BGN) ya no está en uso"
+    assert form.set_text("currency", "XAU") == "oro (XAU) no es una moneda para pagos"
+    assert form.set_text("country", "YU").endswith("(YU) ya no es un código de país")
+
+
 def test_reorder_reuses_the_sequence_values_the_jobs_hold(session: Any, demo: Any) -> None:
     """A long queue shows only its head: handing out the same values keeps the jobs
     not shown behind the ones reordered."""
@@ -321,3 +335,29 @@ def test_reorder_reuses_the_sequence_values_the_jobs_hold(session: Any, demo: An
         now = dict(s.execute(select(Job.id, Job.sequence).where(Job.machine_id == mid)).all())
     assert [now[head[2]], now[head[0]], now[head[1]]] == slots
     assert all(now[r.id] == r.sequence for r in rows[3:])
+
+
+def test_xlsx_and_csv_exports_never_write_user_text_as_a_formula(
+    session: Any, demo: Any, tmp_path: Path
+) -> None:
+    """Issue 20 (7): openpyxl writes any text starting with "=" as a live formula."""
+    from openpyxl import load_workbook
+
+    from core import writes
+    from desktop.models.entity_table import EntityTableModel
+    from desktop.presenters.export import export_rows
+
+    evil = ["=1+1", 'Acme;=HYPERLINK("http://evil.example")', "@SUM(A1)"]
+    with session.write() as s:
+        for name in evil:
+            writes.create(s, actor=session.actor, entity="clients", data={"name": name})
+    model = EntityTableModel(session, "clients")
+    export_rows(session, model.spec, model.columns, {}, tmp_path / "c.xlsx")
+    ws = load_workbook(tmp_path / "c.xlsx").active
+    cells = [c for row in ws.iter_rows() for c in row]
+    assert not [c.value for c in cells if c.data_type == "f"]
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert "'=1+1" in texts and "'@SUM(A1)" in texts
+    export_rows(session, model.spec, model.columns, {}, tmp_path / "c.csv")
+    text = (tmp_path / "c.csv").read_text(encoding="utf-8-sig")
+    assert "Acme;'=HYPERLINK" in text and "\n=1+1" not in text

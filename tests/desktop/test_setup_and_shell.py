@@ -31,6 +31,7 @@ def test_first_run_creates_the_site_then_finds_it(settings: Settings, tmp_path: 
 
 
 @pytest.mark.skipif(not LEGACY.is_dir(), reason="legacy sample exports not available")
+@pytest.mark.slow  # imports the whole legacy sample
 def test_legacy_import_reports_progress(settings: Settings, tmp_path: Path) -> None:
     files = sorted(p for p in LEGACY.glob("*.json") if p.name != "expected.json")
     store, site = create_site(settings, SetupChoice(data_dir=tmp_path / "s", org_name="Old"))
@@ -73,7 +74,8 @@ def test_shortcuts_reach_the_page(session: Any, demo: Any, qtbot: Any, tmp_path:
     page = win.open("clients")
     target = tmp_path / "clients.xlsx"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    win.actions_["export"].trigger()  # Ctrl+E
+    win.actions_["export"].trigger()  # Ctrl+E: the export runs in a worker thread
+    qtbot.waitUntil(lambda: page._export_job.finished, timeout=10000)
     assert target.exists()
     assert win.actions_["export"].shortcut().toString() == "Ctrl+E"
     page.table.selectRow(0)
@@ -85,3 +87,32 @@ def test_shortcuts_reach_the_page(session: Any, demo: Any, qtbot: Any, tmp_path:
     win.actions_["undo"].trigger()  # Ctrl+Z: the create is undone (a delete)
     assert not win.undo.can_undo
     assert win.actions_["search"].shortcut() == QKeySequence(QKeySequence.StandardKey.Find)
+
+
+def test_first_run_with_demo_data_and_empty_state_hints(
+    settings: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    from desktop.session import Session, office_user
+    from desktop.setup import SetupChoice, create_site
+    from desktop.views.main_window import MainWindow
+
+    store, site = create_site(settings, SetupChoice(data_dir=tmp_path / "demo", org_name="D",
+                                                    demo_data=True))  # fmt: skip
+    session = Session(store, site, office_user(store, site))
+    win = MainWindow(session)
+    qtbot.addWidget(win)
+    assert win.open("clients").model.total > 0
+    assert not win.open("clients").empty_hint.isVisibleTo(win.open("clients"))
+    store.dispose()
+
+    settings2 = type(settings)(data_dir=tmp_path / "empty", port=0, announce=False)
+    store, site = create_site(settings2, SetupChoice(data_dir=tmp_path / "empty",
+                                                     org_name="E"))  # fmt: skip
+    session = Session(store, site, office_user(store, site))
+    win = MainWindow(session)
+    qtbot.addWidget(win)
+    win.show()
+    page = win.open("clients")
+    assert page.model.total == 0
+    assert page.empty_hint.isVisibleTo(win) and "New (Ctrl+N)" in page.empty_hint.text()
+    store.dispose()

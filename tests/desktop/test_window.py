@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit
 from sqlalchemy import select
 
+from core import writes
 from core.models import Job, Show
-from core.services import writes
 from desktop.bridge import ChangeBridge
 from desktop.models.board import STATUS_ROLE
 from desktop.views.conflict_dialog import ConflictDialog
@@ -193,3 +193,22 @@ def test_every_page_opens(window: Any, session: Any) -> None:
         assert window.current_page() is page
     with session.read() as s:
         assert s.scalar(select(Show.id).limit(1))
+
+
+def test_dark_mode_switch(window: Any, qapp: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QPalette
+
+    from desktop.theme import chosen_scheme, current_scheme
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path))
+    QSettings().remove("theme")
+    try:
+        window.actions_["dark"].setChecked(True)
+        assert current_scheme() == "dark" and chosen_scheme() == "dark"
+        assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        window.actions_["dark"].setChecked(False)
+        assert current_scheme() == "light"
+        assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 128
+    finally:
+        QSettings().remove("theme")

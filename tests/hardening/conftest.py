@@ -1,5 +1,5 @@
 """Fixtures of the hardening suites: site data directories and ``structura site serve``
-subprocesses (tests/hardening/sites.py), an in-process central app on PostgreSQL, and a
+subprocesses (bench/harness/sites.py), an in-process central app on PostgreSQL, and a
 tiny filesystem for the disk-full test."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.sites import SiteData, SiteProcess, make_site
+from bench.harness.sites import SiteData, SiteProcess, make_site
 
 
 @pytest.fixture

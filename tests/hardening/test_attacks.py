@@ -26,9 +26,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from core.db import Store, sqlite_url
-from core.services import auth, writes
-from tests.hardening.sites import (
+from bench.harness.sites import (
     ADMIN_PIN,
     JWT_SECRET,
     SiteData,
@@ -38,6 +36,9 @@ from tests.hardening.sites import (
     counts,
     make_site,
 )
+from core import writes
+from core.db import Store, sqlite_url
+from core.identity import auth
 
 PROBLEM = "application/problem+json"
 GUESS_PIN = "1357"
@@ -61,8 +62,7 @@ def _add_operators(data: SiteData, n: int) -> list[str]:
         store.dispose()
 
 
-@pytest.fixture(scope="module")
-def target(
+def _target(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[tuple[SiteProcess, SiteData, list[str]]]:
     data = make_site(tmp_path_factory.mktemp("attack") / "site", sqlite_template)
@@ -70,6 +70,22 @@ def target(
     proc = SiteProcess(data).start()
     yield proc, data, operators
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def target(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[tuple[SiteProcess, SiteData, list[str]]]:
+    yield from _target(tmp_path_factory, sqlite_template)
+
+
+@pytest.fixture
+def flooded_target(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[tuple[SiteProcess, SiteData, list[str]]]:
+    """A site of its own for the flood: it empties the site-wide bucket of unpaired
+    logins, which the other tests of this module must find full."""
+    yield from _target(tmp_path_factory, sqlite_template)
 
 
 @pytest.fixture
@@ -284,7 +300,7 @@ def test_spoofed_forwarded_for_gains_no_guesses(
     below really comes from a "different client address". Nothing keys on it."""
     user = target[2][0]
     codes = []
-    for i in range(auth.DEVICE_THRESHOLD + 3):
+    for i in range(auth.ACCOUNT_THRESHOLD + 3):
         ip = f"10.0.{i}.{i + 1}"
         r = _guess(
             http,
@@ -298,8 +314,8 @@ def test_spoofed_forwarded_for_gains_no_guesses(
             },
         )
         codes.append(r.status_code)
-    assert codes[: auth.DEVICE_THRESHOLD] == [401] * auth.DEVICE_THRESHOLD
-    assert set(codes[auth.DEVICE_THRESHOLD :]) == {429}
+    assert codes[: auth.ACCOUNT_THRESHOLD] == [401] * auth.ACCOUNT_THRESHOLD
+    assert set(codes[auth.ACCOUNT_THRESHOLD :]) == {429}
     # The right PIN from yet another "address" on that device is still refused.
     r = _guess(http, user, GUESS_PIN, **{"X-Forwarded-For": "192.168.77.1", "X-Device-Id": "tab-1"})
     assert r.status_code == 429 and r.headers["content-type"] == PROBLEM
@@ -330,20 +346,91 @@ def test_rotating_device_ids_do_not_lift_the_account_lock(
     assert _guess(http, user, GUESS_PIN).status_code == 429  # no device id at all
 
 
-def test_spoofing_a_known_device_id_meets_that_devices_own_lock(
+def _pair(http: httpx.Client, data: SiteData, name: str) -> dict[str, str]:
+    """Pair a tablet the way the office does: a one-time code, exchanged by the tablet."""
+    office = bearer(data.mint())
+    code = http.post("/api/devices/pairing", json={"name": name}, headers=office)
+    assert code.status_code == 201, code.text
+    cred = http.post("/api/devices/pair", json={"code": code.json()["code"]})
+    assert cred.status_code == 200, cred.text
+    return {"X-Device-Id": cred.json()["device_id"], "X-Device-Key": cred.json()["device_key"]}
+
+
+def test_a_sniffed_device_id_is_worth_nothing(
     http: httpx.Client, target: tuple[SiteProcess, SiteData, list[str]]
 ) -> None:
-    """The operator's own terminal (known) is spared the account-wide lock. An attacker
-    who learns that terminal's id and spoofs it gets DEVICE_THRESHOLD guesses, then the
-    per-device backoff; they do not get the account-wide allowance on top."""
-    user = target[2][2]
-    assert _guess(http, user, GUESS_PIN, **{"X-Device-Id": "own-terminal"}).status_code == 200
+    """Issue 20 (4): an attacker who read a tablet's device id off the LAN spoofs it
+    while guessing. Without the device key those guesses count as unpaired: they meet
+    the account's unpaired lock and never touch the tablet's own counter."""
+    _, data, users = target
+    user = users[2]
+    tablet = _pair(http, data, "Tablet of operator 2")
+    sniffed = {"X-Device-Id": tablet["X-Device-Id"]}
     results = [
-        _guess(http, user, "0000", **{"X-Device-Id": "own-terminal"}).status_code
-        for _ in range(auth.DEVICE_THRESHOLD + 2)
+        _guess(http, user, f"{i:04d}", **sniffed).status_code
+        for i in range(auth.ACCOUNT_THRESHOLD + 4)
     ]
-    assert results == [401] * auth.DEVICE_THRESHOLD + [429, 429]
-    assert _guess(http, user, GUESS_PIN, **{"X-Device-Id": "own-terminal"}).status_code == 429
+    assert results.count(401) <= auth.ACCOUNT_THRESHOLD and results[-1] == 429
+    assert _guess(http, user, GUESS_PIN, **sniffed).status_code == 429
+    # The tablet itself, proving its key, logs in at once.
+    assert _guess(http, user, GUESS_PIN, **tablet).status_code == 200
+
+
+def test_a_login_flood_leaves_a_paired_tablet_able_to_log_in_and_refresh(
+    flooded_target: tuple[SiteProcess, SiteData, list[str]],
+) -> None:
+    """Issue 20 (1): with no credentials, an attacker on the LAN floods PIN and password
+    logins (the victim's account and others, the site-wide bucket exhausted). The
+    victim's paired tablet still logs in and refreshes, each within 1 s."""
+    import threading
+
+    proc, data, users = flooded_target
+    http = httpx.Client(base_url=proc.url, timeout=10)
+    victim = users[5]
+    tablet = _pair(http, data, "Victim tablet")
+    before = _guess(http, victim, GUESS_PIN, **tablet)
+    assert before.status_code == 200
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def flood(k: int) -> None:
+        with httpx.Client(base_url=proc.url, timeout=10) as c:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                if i % 3 == 0:
+                    r = c.post("/api/auth/login", json={"email": f"x{i}@e.com", "password": "x"})
+                else:
+                    who = victim if i % 2 else users[6 + (k % 2)]
+                    dev = {"X-Device-Id": tablet["X-Device-Id"]} if k == 0 else {}
+                    r = c.post("/api/auth/pin", json={"user_id": who, "pin": "9999"}, headers=dev)
+                seen.append(r.status_code)
+
+    threads = [threading.Thread(target=flood, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(3.0)  # long enough to lock the victim's unpaired counter
+        timings = []
+        refresh = before.json()["refresh_token"]
+        for _ in range(3):
+            t0 = time.perf_counter()
+            login = _guess(http, victim, GUESS_PIN, **tablet)
+            t1 = time.perf_counter()
+            assert login.status_code == 200, login.text
+            r = http.post("/api/auth/refresh", json={"refresh_token": refresh}, headers=tablet)
+            t2 = time.perf_counter()
+            assert r.status_code == 200, r.text
+            refresh = r.json()["refresh_token"]
+            timings.append((t1 - t0, t2 - t1))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        http.close()
+    # The flood was real (and refused: wrong PINs, then locks and limits)...
+    assert len(seen) >= 20 and set(seen) <= {401, 429}, seen[:20]
+    assert all(a < 1.0 and b < 1.0 for a, b in timings), timings
 
 
 def test_login_rate_limit_is_per_account_not_per_address(
@@ -416,6 +503,7 @@ def test_security_headers_on_pages_and_api(http: httpx.Client, path: str) -> Non
 # ---------------------------------------------------------------- no secret in logs
 
 
+@pytest.mark.slow  # a whole session against its own DEBUG-logging site serve
 def test_no_secret_in_the_site_logs(
     tmp_path: Path, sqlite_template: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -426,7 +514,7 @@ def test_no_secret_in_the_site_logs(
     log records may contain any of the secrets or tokens."""
     import logging
 
-    from tests.hardening.sites import ADMIN_PASSWORD
+    from bench.harness.sites import ADMIN_PASSWORD
 
     caplog.set_level(logging.DEBUG)
     data = make_site(tmp_path / "site", sqlite_template)
@@ -460,12 +548,18 @@ def test_no_secret_in_the_site_logs(
                 json={
                     "name": "Nina",
                     "role": "operator",
-                    "pin": "8642",
+                    "pin": "864209",
                     "email": "nina@example.com",
                     "password": "new user pw 1234",
                 },
             )
             assert made.status_code == 201, made.text
+            # Pairing: neither the one-time code nor the device key may be logged.
+            code = http.post("/api/devices/pairing", json={"name": "T"}, headers=bearer(p))
+            cred = http.post("/api/devices/pair", json={"code": code.json()["code"]}).json()
+            secrets += [code.json()["code"], cred["device_key"]]
+            paired = {"X-Device-Id": cred["device_id"], "X-Device-Key": cred["device_key"]}
+            assert _guess(http, data.admin_id, ADMIN_PIN, **paired).status_code == 200
             with http.stream(
                 "GET",
                 "/api/live",
@@ -490,5 +584,5 @@ def test_no_secret_in_the_site_logs(
     # PINs are short: also look for them as JSON values, not just as substrings.
     import re
 
-    for pin in (ADMIN_PIN, "8642", "9999"):
+    for pin in (ADMIN_PIN, "864209", "9999"):
         assert not re.search(rf"(pin|PIN)\W{{0,4}}{pin}\b|['\"]{pin}['\"]", logs), pin

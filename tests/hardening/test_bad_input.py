@@ -24,8 +24,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
-from core.services.sync_apply import SCHEMA_HEADER, SCHEMA_VERSION
-from tests.hardening.sites import SiteData, SiteProcess, bearer, counts, make_site
+from bench.harness.sites import SiteData, SiteProcess, bearer, counts, make_site
+from core.sync.conflicts import SCHEMA_HEADER, SCHEMA_VERSION
 
 EXAMPLES = int(os.environ.get("STRUCTURA_SCHEMA_EXAMPLES", "3"))
 PROBLEM = "application/problem+json"
@@ -35,17 +35,15 @@ SKIP = {("GET", "/api/live"), ("POST", "/api/auth/logout"), ("GET", "/api/sync/p
 # Checks that need the stateful runner's links between operations (no-ops here) are
 # still passed; none is left out on purpose.
 ALL = CHECKS.get_all()
-# Open findings of the all-checks run (reported in issue 8; owners: local_api routes for
-# the local API, central/ for the central server). A ratchet: any *other* failure kind
+# Open findings of the all-checks run (to be fixed in local_api routes for the local
+# API, central/ for the central server). A ratchet: any *other* failure kind
 # fails the test, and none of these is a server error or a change made by bad input.
 # - ST202 "schema-valid request rejected": the OpenAPI document is looser than the
 #   validation (If-Match documented as any string but must be a number; decimals
 #   documented as number|string that the schema accepts and the model refuses, ...).
-# - ST103 "undocumented status code": central /api/sync routes answer 401/403/409/426
-#   that their OpenAPI entries do not list.
-# - ST105 "undocumented Content-Type": central errors are application/problem+json but
-#   documented as application/json (local_api.app._openapi moves them; central does not).
-KNOWN = {"local": {"ST202"}, "central": {"ST103", "ST105", "ST202"}}
+# Tightened in issue 20: the central routes now document every problem status they
+# answer (was ST103) as application/problem+json, and the snapshot as NDJSON (ST105).
+KNOWN = {"local": {"ST202"}, "central": {"ST202"}}
 
 
 def _run_schema(schema: Any, base_url: str, headers: dict[str, str]) -> tuple[int, list[str]]:
@@ -253,11 +251,17 @@ def _import(data_dir: Path, *files: Path) -> subprocess.CompletedProcess[str]:
         pytest.param(
             b'{"structura_erp_factory_data_v3": {"users": [{"id": "u1", "na', id="truncated"
         ),
-        pytest.param(b"\x1f\x8b\x08\x00garbage-gzip", id="binary"),
-        pytest.param(b'{"shows": "\xff\xfe\x00"}', id="invalid-utf8"),
-        pytest.param(b"", id="empty"),
-        pytest.param(b'{"shows": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", id="deep"),
-        pytest.param(json.dumps({"unknown": []}).encode(), id="unknown-kind"),
+        pytest.param(b"\x1f\x8b\x08\x00garbage-gzip", id="binary", marks=pytest.mark.slow),
+        pytest.param(b'{"shows": "\xff\xfe\x00"}', id="invalid-utf8", marks=pytest.mark.slow),
+        pytest.param(b"", id="empty", marks=pytest.mark.slow),
+        pytest.param(
+            b'{"shows": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",
+            id="deep",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            json.dumps({"unknown": []}).encode(), id="unknown-kind", marks=pytest.mark.slow
+        ),
     ],
 )
 def test_corrupt_import_file_into_an_existing_store_exits_2_and_changes_nothing(

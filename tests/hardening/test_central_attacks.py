@@ -17,9 +17,9 @@ import httpx
 import jwt
 import pytest
 
-from core.services.sync_apply import SCHEMA_HEADER, SCHEMA_VERSION
+from bench.harness.central_faults import CENTRAL_SECRET
+from core.sync.conflicts import SCHEMA_HEADER, SCHEMA_VERSION
 from local_api.server import EmbeddedServer
-from tests.hardening.central_faults import CENTRAL_SECRET
 
 H = {SCHEMA_HEADER: str(SCHEMA_VERSION)}
 

@@ -12,12 +12,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from bench.harness.sites import SiteData, SiteProcess, bearer
 from core import tls
+from core.sync import wire
 from local_api.announce import site_properties
 from local_api.server import EmbeddedServer
 from sync_agent import pinning
 from sync_agent.client import CentralClient, Offline
-from tests.hardening.sites import SiteData, SiteProcess, bearer
 
 
 def test_site_certificate_is_made_once_owner_only(tmp_path: Path) -> None:
@@ -49,13 +50,14 @@ def test_fingerprint_in_pairing_url_and_announcement(tmp_path: Path) -> None:
     assert props["https"] == "1" and props["fp"] == cert.fingerprint
 
 
-def test_https_wanted_by_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_https_by_default_plain_http_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     from core.settings import Settings
 
     monkeypatch.delenv("STRUCTURA_HTTPS", raising=False)
-    assert not tls.https_wanted(Settings()) and tls.https_wanted(Settings(), True)
-    monkeypatch.setenv("STRUCTURA_HTTPS", "1")
     assert tls.https_wanted(Settings())
+    assert not tls.https_wanted(Settings(), plain=True)  # --http
+    monkeypatch.setenv("STRUCTURA_HTTPS", "0")
+    assert not tls.https_wanted(Settings()) and tls.https_wanted(Settings(), True)
 
 
 @pytest.mark.slow
@@ -127,7 +129,7 @@ def test_agent_talks_to_the_pinned_central(two_centrals: tuple[str, str, str, _R
     client = CentralClient(real_url, device_id="d", device_secret="s" * 32,
                            http=pinning.pinned_client(fp))  # fmt: skip
     try:
-        assert client.pull(0) == {"entries": [], "next": 0, "more": False}
+        assert client.pull(0) == wire.PullAnswer(entries=[], next=0, more=False)
     finally:
         client.http.close()
 
@@ -180,7 +182,7 @@ def test_enrolment_pins_the_central_certificate_for_the_agent(
         assert identity["central_fp"] == pinning.normalise(fp)
         agent = SyncAgent(store)
         try:
-            assert agent.client.pull(0)["entries"] == []
+            assert agent.client.pull(0).entries == []
         finally:
             agent.client.http.close()
         moved = SyncAgent(store, central_url=impostor_url)  # e.g. DNS now points elsewhere

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core import backup
+from core import backup, writes
 from core.cli import main
 from core.db import Store, sqlite_url
 from core.models import Client
-from core.services import writes
 from core.site import SiteInfo, ensure_site, open_store
 
 

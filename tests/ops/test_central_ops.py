@@ -15,11 +15,10 @@ from central.app import create_central_app
 from central.context import CentralContext
 from central.enroll import create_site, make_enrollment_code
 from central.settings import CentralSettings
-from core import logging_setup
+from core import logging_setup, writes
 from core.db import sqlite_url
-from core.services import writes
-from core.services.sync_apply import SCHEMA_HEADER, SCHEMA_VERSION
 from core.site import open_store, site_info
+from core.sync.conflicts import SCHEMA_HEADER, SCHEMA_VERSION
 from local_api.server import EmbeddedServer
 from sync_agent.agent import SyncAgent, enroll_site
 from tests.ops.test_metrics import parse
@@ -91,7 +90,7 @@ def test_central_is_scraped_over_http(central_server, central, org_id, tmp_path)
 def test_metrics_token_guards_the_endpoint(central):
     settings = CentralSettings(database_url=central.url, jwt_secret=SECRET, metrics_token="t0k")
     app = create_central_app(CentralContext(settings=settings, store=central))
-    with EmbeddedServer(app, "127.0.0.1", 0) as server, httpx.Client(base_url=server.url) as http:
+    with EmbeddedServer(app, "127.0.0.1", 0) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         assert http.get("/metrics").status_code == 401
         ok = http.get("/metrics", headers={"Authorization": "Bearer t0k"})
         assert ok.status_code == 200 and "structura_feed_position" in ok.text
@@ -139,3 +138,17 @@ def test_cli_says_why_it_refuses(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["central", "serve"])
     assert "central settings refused" in str(exc.value) and "example password" in str(exc.value)
+
+
+def test_allowed_hosts_follow_the_public_url(monkeypatch):
+    """With no list set, the central server answers the host of its public URL (and
+    loopback, for the container's health check), not any Host header."""
+    monkeypatch.setenv("STRUCTURA_CENTRAL_PUBLIC_URL", "https://Sync.Example.org:8443/")
+    hosts = CentralSettings().effective_allowed_hosts()
+    assert "sync.example.org" in hosts and "127.0.0.1" in hosts and "[::1]" in hosts
+    assert "*" not in hosts and "evil.example" not in hosts
+    monkeypatch.setenv("STRUCTURA_CENTRAL_ALLOWED_HOSTS", "a.example,b.example")
+    assert CentralSettings().effective_allowed_hosts() == ["a.example", "b.example"]
+    monkeypatch.delenv("STRUCTURA_CENTRAL_ALLOWED_HOSTS")
+    monkeypatch.delenv("STRUCTURA_CENTRAL_PUBLIC_URL")
+    assert CentralSettings().effective_allowed_hosts() == ["*"]

@@ -34,6 +34,8 @@ def test_two_workers_serve_and_report_together(pg_url: str, tmp_path: Path):
         "STRUCTURA_ENV": "production",
         "STRUCTURA_CENTRAL_JWT_SECRET": "w" * 48,
         "STRUCTURA_CENTRAL_METRICS_DIR": str(tmp_path / "metrics"),
+        # Production: /metrics is closed without a token (issue 20).
+        "STRUCTURA_CENTRAL_METRICS_TOKEN": "scrape-" + "t" * 32,
         "STRUCTURA_LOG_FORMAT": "json",
     }
     cmd = [sys.executable, "-m", "core.cli", "central", "serve", "--workers", "2",
@@ -61,8 +63,9 @@ def test_two_workers_serve_and_report_together(pg_url: str, tmp_path: Path):
                 # Each scrape lands on either worker; both report all 40 requests.
                 key = 'structura_http_requests_total{method="GET",route="/api/health",status="200"}'
                 for _ in range(6):
-                    assert parse(http.get("/metrics", headers=close).text)[key] == 40
-            files = list((tmp_path / "metrics").glob("*.json"))
+                    scrape = {**close, "Authorization": "Bearer scrape-" + "t" * 32}
+                    assert parse(http.get("/metrics", headers=scrape).text)[key] == 40
+            files = list((tmp_path / "metrics").glob("counter_*.db"))
             assert len(files) >= 2  # one per worker process
         finally:
             os.killpg(proc.pid, signal.SIGTERM)

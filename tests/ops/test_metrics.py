@@ -1,29 +1,33 @@
-"""Prometheus text metrics: the registry's exposition format, several workers summed,
-and the site API scraped over real HTTP on 127.0.0.1 (request ids, probes, queues)."""
+"""Prometheus text metrics (prometheus_client): our series in its exposition format,
+several worker processes summed, and the site API scraped over real HTTP on 127.0.0.1
+(request ids, probes, queues)."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from core import logging_setup
-from core.services import writes
-from core.services.auth import SigningKey
+from apikit import observe as m
+from core import logging_setup, writes
+from core.identity.auth import SigningKey
 from core.settings import Settings
-from local_api import metrics as m
 from local_api.app import create_app
 from local_api.context import AppContext
 from local_api.server import EmbeddedServer
 
 
 def parse(text: str) -> dict[str, float]:
-    """Samples of an exposition as {'name{labels}': value}; checks each line's shape."""
+    """Samples of an exposition as {'name{labels}': value}, labels in alphabetical
+    order; checks each line's shape."""
     out: dict[str, float] = {}
     label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'
     sample = re.compile(
@@ -34,73 +38,94 @@ def parse(text: str) -> dict[str, float]:
             continue
         match = sample.match(line)
         assert match, f"not a sample line: {line!r}"
-        out[match.group(1)] = float(match.group(2))
+        out[_sorted_labels(match.group(1))] = float(match.group(2))
     return out
 
 
+def _sorted_labels(series: str) -> str:
+    """``name{b="1",a="2"}`` as ``name{a="2",b="1"}``: the exposition does not fix the
+    order of labels, the tests' keys do (alphabetical)."""
+    name, brace, rest = series.partition("{")
+    if not brace:
+        return series
+    pairs = re.findall(r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"', rest[:-1])
+    return name + "{" + ",".join(sorted(pairs)) + "}"
+
+
+def _observe(metrics: m.Metrics, route: str, status: str, seconds: float) -> None:
+    metrics.requests.labels("GET", route, status).inc()
+    metrics.latency.labels("GET", route, status).observe(seconds)
+
+
 def test_exposition_format():
-    reg = m.Registry()
-    c = reg.counter("t_requests_total", "Requests", ("route", "status"))
-    c.inc(route="/api/jobs/{id}", status="200")
-    c.inc(2, route="/api/jobs/{id}", status="200")
-    c.inc(route='/we"ird\\', status="500")
-    g = reg.gauge("t_in_flight", "In flight")
-    g.inc()
-    g.inc()
-    g.dec()
-    h = reg.histogram("t_seconds", "Latency", ("route",), buckets=(0.1, 1.0))
-    for v in (0.05, 0.5, 5.0):
-        h.observe(v, route="/x")
-    reg.add_collector(lambda: [m.Family("t_lag_seconds", "gauge", "Lag", [({"org_id": "o"}, 1.5)])])
-    text = reg.render()
-    assert "# TYPE t_requests_total counter" in text and "# TYPE t_seconds histogram" in text
+    metrics = m.Metrics()
+    for seconds in (0.003, 0.3, 50.0):
+        _observe(metrics, "/api/jobs/{id}", "200", seconds)
+    _observe(metrics, '/we"ird\\', "500", 0.001)
+    metrics.in_flight.inc()
+    metrics.add_source(lambda: [m.gauge("t_lag_seconds", "Lag", [({"org_id": "o"}, 1.5)])])
+    text = metrics.render().decode()
+    assert "# TYPE structura_http_requests_total counter" in text
+    assert "# TYPE structura_http_request_duration_seconds histogram" in text
+    assert "_created" not in text  # no timestamp series per label set
     s = parse(text)
-    assert s['t_requests_total{route="/api/jobs/{id}",status="200"}'] == 3
-    assert s['t_requests_total{route="/we\\"ird\\\\",status="500"}'] == 1
-    assert s["t_in_flight"] == 1
-    assert s['t_seconds_bucket{route="/x",le="0.1"}'] == 1
-    assert s['t_seconds_bucket{route="/x",le="1"}'] == 2
-    assert s['t_seconds_bucket{route="/x",le="+Inf"}'] == 3
-    assert s['t_seconds_count{route="/x"}'] == 3 and s['t_seconds_sum{route="/x"}'] == 5.55
+    job = 'method="GET",route="/api/jobs/{id}",status="200"'
+    assert s[f"structura_http_requests_total{{{job}}}"] == 3
+    assert s['structura_http_requests_total{method="GET",route="/we\\"ird\\\\",status="500"}'] == 1
+    assert s[f'structura_http_request_duration_seconds_bucket{{le="0.005",{job}}}'] == 1
+    assert s[f'structura_http_request_duration_seconds_bucket{{le="30.0",{job}}}'] == 2
+    assert s[f'structura_http_request_duration_seconds_bucket{{le="+Inf",{job}}}'] == 3
+    assert s[f"structura_http_request_duration_seconds_count{{{job}}}"] == 3
+    assert s[f"structura_http_request_duration_seconds_sum{{{job}}}"] == pytest.approx(50.303)
+    assert s["structura_http_requests_in_flight"] == 1
     assert s['t_lag_seconds{org_id="o"}'] == 1.5
-    with pytest.raises(ValueError):
-        c.inc(route="/x")  # a label missing
-    with pytest.raises(ValueError):
-        c.inc(-1, route="/x", status="200")
+    # Two apps in one process (tests, the desktop restarting its server) count apart.
+    assert "structura_http_requests_total{" not in m.Metrics().render().decode()
 
 
-def test_a_failing_collector_hides_nothing_else(caplog: pytest.LogCaptureFixture):
-    reg = m.Registry()
-    reg.counter("t_ok_total", "ok").inc()
+def test_a_failing_source_hides_nothing_else(caplog: pytest.LogCaptureFixture):
+    metrics = m.Metrics()
+    _observe(metrics, "/ok", "200", 0.01)
 
     def broken():
         raise RuntimeError("database away")
 
-    reg.add_collector(broken)
+    metrics.add_source(broken)
+    metrics.add_source(lambda: [m.gauge("t_fine", "still here", [({}, 2.0)])])
     with caplog.at_level(logging.ERROR, "structura.metrics"):
-        assert parse(reg.render())["t_ok_total"] == 1
-    assert "collector" in caplog.text
+        s = parse(metrics.render().decode())
+    assert s['structura_http_requests_total{method="GET",route="/ok",status="200"}'] == 1
+    assert s["t_fine"] == 2
+    assert "source" in caplog.text and "database away" in caplog.text
 
 
-def test_workers_are_summed_through_the_metrics_dir(tmp_path: Path):
-    regs = []
-    for n in range(3):
-        reg = m.Registry()
-        reg.counter("t_total", "n", ("route",)).inc(n + 1, route="/a")
-        reg.histogram("t_seconds", "s", buckets=(1.0,)).observe(0.5)
-        regs.append(reg)
-    # Three "processes": the dump file name is the pid, so give each its own.
-    for i, reg in enumerate(regs):
-        mp = m.MultiProcess(tmp_path)
-        mp.dump(reg)
-        (tmp_path / f"{__import__('os').getpid()}.json").rename(tmp_path / f"{1000 + i}.json")
-    answering = m.Registry()
-    answering.counter("t_total", "n", ("route",))
-    answering.histogram("t_seconds", "s", buckets=(1.0,))
-    answering.multiprocess = m.MultiProcess(tmp_path)
-    s = parse(answering.render())
-    assert s['t_total{route="/a"}'] == 6
-    assert s['t_seconds_bucket{le="1"}'] == 3 and s["t_seconds_count"] == 3
+WORKER = """
+import sys
+from apikit.observe import Metrics
+metrics = Metrics()
+for _ in range(int(sys.argv[1])):
+    metrics.requests.labels("GET", "/a", "200").inc()
+    metrics.latency.labels("GET", "/a", "200").observe(0.5)
+if sys.argv[2] == "render":
+    sys.stdout.write(metrics.render().decode())
+"""
+
+
+def test_workers_are_summed_in_multiprocess_mode(tmp_path: Path):
+    """Real processes, as uvicorn's workers are: each counts its own, any one of them
+    answers a scrape with the sum (prometheus_client's multiprocess mode)."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # fmt: skip
+    for n in (1, 2):
+        subprocess.run([sys.executable, "-c", WORKER, str(n), "count"], env=env, check=True)
+    answer = subprocess.run([sys.executable, "-c", WORKER, "3", "render"], env=env,
+                            check=True, capture_output=True, text=True)  # fmt: skip
+    s = parse(answer.stdout)
+    labels = 'method="GET",route="/a",status="200"'
+    assert s[f"structura_http_requests_total{{{labels}}}"] == 6
+    assert s[f'structura_http_request_duration_seconds_bucket{{le="1.0",{labels}}}'] == 6
+    assert s[f"structura_http_request_duration_seconds_count{{{labels}}}"] == 6
+    assert len(list(tmp_path.glob("counter_*.db"))) == 3  # one file per process
 
 
 @pytest.fixture
@@ -118,7 +143,7 @@ def test_site_api_is_scraped_over_http(site_server, store, site):
     stream = io.StringIO()
     handler = logging_setup.configure("INFO", "json", stream=stream)
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
             r = http.get("/api/health", headers={"X-Request-ID": "scrape-test-1"})
             assert r.status_code == 200 and r.headers["x-request-id"] == "scrape-test-1"
             made = http.get("/api/health").headers["x-request-id"]

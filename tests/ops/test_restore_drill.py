@@ -1,4 +1,4 @@
-"""The restore drill (issue 7): a site syncing with the central server is backed up,
+"""The restore drill: a site syncing with the central server is backed up,
 goes on changing and syncing, then is restored from the backup — losing its local state
 after the backup — and the next sync brings it current without losing or duplicating
 anything.
@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from core import backup
+from core import backup, writes
 from core.db import Store, sqlite_url
 from core.models import AppliedOp, Client, ConflictRecord, FeedEntry, Machine, OutboxEntry
 from core.serial import row_to_json
-from core.services import writes
-from core.services.writes import Actor
 from core.site import open_store, site_info
+from core.writes import Actor
 from sync_agent.agent import SyncAgent
 
 pytestmark = pytest.mark.pg
@@ -71,6 +70,7 @@ def feed_per_op(central: Store, org_id: str) -> dict[str, int]:
     return {op: n for op, n in got}
 
 
+@pytest.mark.slow
 def test_restore_from_backup_then_sync_loses_and_duplicates_nothing(
     hub, central: Store, org_id: str, tmp_path: Path
 ):

@@ -17,8 +17,8 @@ from central.enroll import create_org, create_site, enroll, make_enrollment_code
 from central.feed import FeedRecorder
 from central.push import DeviceCtx
 from core.db import Store, sqlite_url
-from core.services.sync_apply import SCHEMA_VERSION
 from core.site import open_store
+from core.sync.conflicts import SCHEMA_VERSION
 
 
 @dataclass
@@ -39,8 +39,8 @@ def open_central(url: str) -> Store:
 
 
 @pytest.fixture
-def central(pg_url: str) -> Iterator[Store]:
-    store = open_central(pg_url)
+def central(pg_head_url: str) -> Iterator[Store]:
+    store = open_central(pg_head_url)
     yield store
     store.dispose()
 
@@ -113,19 +113,22 @@ class CentralApp:
     """The central FastAPI app on PostgreSQL, called in-process (the real routes, auth,
     JSON and long-poll notifier, without sockets)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, blob_dir: Path, **settings: object) -> None:
         from central.app import create_central_app
         from central.context import CentralContext
         from central.settings import CentralSettings
 
         self.store = store
         self.ctx = CentralContext(
-            settings=CentralSettings(database_url=store.url, jwt_secret="k" * 48), store=store
-        )
+            settings=CentralSettings(database_url=store.url, jwt_secret="k" * 48,
+                                     blob_dir=blob_dir, **settings),  # type: ignore[arg-type]
+            store=store,
+        )  # fmt: skip
         self.app = create_central_app(self.ctx)
         self.transport = LoopTransport(self.app)
         self.ctx.notifier.start(self.transport.loop)
-        self.url = "http://central.test"
+        # In-process (no socket): a loopback name, the only kind plain HTTP may reach.
+        self.url = "http://localhost"
         self.http = httpx.Client(transport=self.transport, base_url=self.url, timeout=60)
 
     def close(self) -> None:
@@ -147,7 +150,7 @@ class CentralApp:
 
 
 @pytest.fixture
-def hub(central: Store) -> Iterator[CentralApp]:
-    app = CentralApp(central)
+def hub(central: Store, tmp_path: Path) -> Iterator[CentralApp]:
+    app = CentralApp(central, tmp_path / "central-blobs")
     yield app
     app.close()

@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from central.enroll import revoke_device
+from core import writes
 from core.models import Client, ConflictRecord, OutboxEntry
 from core.registry import spec_for
 from core.serial import row_to_json
-from core.services import writes
-from core.services.sync_apply import SCHEMA_HEADER
-from core.services.writes import Actor
 from core.site import site_info
+from core.sync import wire
+from core.sync.wire import SCHEMA_HEADER
+from core.writes import Actor
 from sync_agent.client import CentralClient, Offline, Refused, Revoked
 
 pytestmark = pytest.mark.pg
@@ -109,8 +110,8 @@ def test_same_field_conflict_is_kept_visible_and_resolvable(hub, org_id, tmp_pat
 
 
 def test_a_conflict_resolved_on_a_site_is_closed_on_the_central_server(hub, org_id, tmp_path):
-    from core.services.sync_apply import resolve_conflict
-    from core.services.writes import Actor
+    from core.sync.conflicts import resolve_conflict
+    from core.writes import Actor
 
     a_store, a = hub.new_site(tmp_path, org_id, "A")
     b_store, b = hub.new_site(tmp_path, org_id, "B")
@@ -160,8 +161,8 @@ def test_old_schema_version_is_refused_before_anything_is_written(hub, org_id, t
     old = CentralClient(hub.url, device_id=a.device_id, http=hub.http,
                         device_secret=a.client.device_secret, schema_version=0)  # fmt: skip
     with pytest.raises(Refused, match="supports schema versions"):
-        old.push([{"op_id": "x", "entity": "clients", "entity_id": "c", "kind": "create",
-                   "base_version": 0, "fields": {"name": "n"}}])  # fmt: skip
+        old.push([wire.Op(op_id="x", entity="clients", entity_id="c", kind="create",
+                          base_version=0, fields={"name": "n"})])  # fmt: skip
     resp = hub.http.get("/api/sync/pull", headers={"Authorization": "Bearer x"})
     assert resp.status_code == 426
     assert resp.headers["content-type"].startswith("application/problem+json")

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from central.enroll import create_admin
+from core import writes
 from core.registry import spec_for
 from core.serial import row_to_json
-from core.services import writes
-from core.services.sync_apply import SCHEMA_HEADER, SCHEMA_VERSION
-from core.services.writes import Actor
 from core.site import site_info
+from core.sync.conflicts import SCHEMA_HEADER, SCHEMA_VERSION
+from core.writes import Actor
 from tests.sync.conftest import CentralApp, new_org
 
 pytestmark = pytest.mark.pg
@@ -124,14 +124,24 @@ def test_unknown_org_is_404(admin: httpx.Client, org_id: str) -> None:
 
 
 def test_patch_by_central_admin_reaches_the_site(
-    admin: httpx.Client, org_id: str, pushed: dict[str, Any]
+    admin: httpx.Client, org_id: str, pushed: dict[str, Any], hub: CentralApp
 ) -> None:
     job = pushed["jobs"][1]
     url = f"/api/orgs/{org_id}/jobs/{job}"
     assert admin.patch(url, json={"title": "x"}).status_code == 428
-    resp = admin.patch(url, json={"title": "Panel B (fixed)"}, headers={"If-Match": '"1"'})
+    resp = admin.patch(url, json={"title": "Panel B (fixed)"},
+                       headers={"If-Match": '"1"', "User-Agent": "AdminTool/2.0"})  # fmt: skip
     assert resp.status_code == 200, resp.text
     assert resp.json()["version"] == 2 and resp.headers["etag"] == '"2"'
+    # The central audit entry says where the correction came from.
+    from sqlalchemy import select
+
+    from core.models import AuditEntry
+
+    with hub.store.read() as s:
+        entry = s.scalars(select(AuditEntry).where(
+            AuditEntry.entity_id == job, AuditEntry.version == 2)).one()  # fmt: skip
+    assert entry.user_agent == "AdminTool/2.0" and entry.ip_address == "127.0.0.1"
     # A stale version is refused with the current row, and changes nothing.
     stale = admin.patch(url, json={"title": "lost"}, headers={"If-Match": "1"})
     assert stale.status_code == 409

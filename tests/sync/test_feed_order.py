@@ -14,8 +14,8 @@ import time
 import pytest
 
 from central.feed import read_feed
-from core.services import writes
-from core.services.writes import Actor
+from core import writes
+from core.writes import Actor
 
 pytestmark = pytest.mark.pg
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.pg
 def pull(central, org_id, after):
     with central.read() as s:
         entries, cursor, _ = read_feed(s, org_id, after=after, limit=100)
-    return [e["id"] for e in entries], cursor
+    return [e.id for e in entries], cursor
 
 
 def test_late_commit_of_lower_position_is_not_skipped(central, org_id):
@@ -80,9 +80,9 @@ def test_many_concurrent_writers_give_a_gapless_ordered_feed(central, org_id):
             with central.read() as s:
                 entries, _, _ = read_feed(s, org_id, after=cursor, limit=1000)
             for e in entries:
-                if e["seq"] != cursor + 1:
-                    gaps.append((cursor, e["seq"]))
-                cursor = e["seq"]
+                if e.seq != cursor + 1:
+                    gaps.append((cursor, e.seq))
+                cursor = e.seq
                 seen.append(cursor)
             if stop.is_set() and not entries and cursor >= 80:
                 break

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import func, select
 
 from central.enroll import create_site, make_enrollment_code
+from core import writes
 from core.db import integrity_check
 from core.models import AppliedOp, AuditEntry, Client, OutboxEntry
-from core.services import writes
-from core.services.writes import Actor
 from core.site import open_store, site_info
+from core.writes import Actor
 from sync_agent.agent import SyncAgent, enroll_site
 from sync_agent.client import SyncError
 

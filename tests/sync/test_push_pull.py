@@ -6,20 +6,21 @@ import pytest
 
 from central.feed import read_feed
 from central.push import DeviceCtx, push_batch
+from core import writes
 from core.clock import uuid7
 from core.models import ConflictRecord
-from core.services import writes
-from core.services.writes import Actor
+from core.sync import wire
+from core.writes import Actor
 from tests.sync.conftest import enroll_device, new_org
 
 pytestmark = pytest.mark.pg
 
 
 def op(kind, entity, entity_id, fields=None, base=0, made_at="0001735689600000-00000-x"):
-    return {
-        "op_id": uuid7(), "entity": entity, "entity_id": entity_id, "kind": kind,
-        "base_version": base, "fields": fields or {}, "made_at": made_at,
-    }  # fmt: skip
+    return wire.Op(
+        op_id=uuid7(), entity=entity, entity_id=entity_id, kind=kind,
+        base_version=base, fields=fields or {}, made_at=made_at,
+    )  # fmt: skip
 
 
 def seed_client(central, org_id, **fields):
@@ -49,13 +50,8 @@ def test_create_is_in_the_feed_with_op_and_device(central, device):
     with central.read() as s:
         entries, nxt, more = read_feed(s, device.org_id, after=0, limit=10)
     [e] = entries
-    assert (e["entity"], e["id"], e["op_id"], e["device_id"]) == (
-        "clients",
-        "c1",
-        o["op_id"],
-        device.device_id,
-    )
-    assert e["row"]["name"] == "Ana" and e["row"]["sync_version"] == 1 and nxt == e["seq"]
+    assert (e.entity, e.id, e.op_id, e.device_id) == ("clients", "c1", o.op_id, device.device_id)
+    assert e.row["name"] == "Ana" and e.row["sync_version"] == 1 and nxt == e.seq
     assert not more
     row = get(central, "clients", device.org_id, "c1")
     assert row.field_versions["name"] == 1 and row.sync_version == row.version == 1
@@ -182,7 +178,7 @@ def test_module_not_enabled_is_rejected(central):
     org = new_org(central, "Band", modules=("tour",))
     dev = enroll_device(central, org, "Bus")
     [r] = push_batch(central, dev.ctx, [op("create", "clients", "c1", {"name": "x"})])
-    assert r["status"] == "rejected" and r["reason"]["code"] == "forbidden"
+    assert r["status"] == "rejected" and r["reason"]["code"] == "module_disabled"
 
 
 def test_an_org_cannot_touch_or_read_another_orgs_rows(central, device):
@@ -226,7 +222,7 @@ def test_feed_pages_and_cursor(central, device):
     with central.read() as s:
         while True:
             entries, cursor, more = read_feed(s, device.org_id, after=cursor, limit=10)
-            seen += [e["seq"] for e in entries]
+            seen += [e.seq for e in entries]
             if not more:
                 break
     assert seen == list(range(1, 26)) and cursor == 25

@@ -18,11 +18,13 @@ from central.app import create_central_app
 from central.context import CentralContext, open_central_store
 from central.enroll import create_admin
 from central.settings import CentralSettings
+from core import writes
 from core.db import Store, sqlite_url
 from core.registry import spec_for
-from core.services import writes
-from core.services.writes import Actor
 from core.site import open_store, site_info
+from core.sync import wire
+from core.sync.wire import SCHEMA_HEADER, SCHEMA_VERSION
+from core.writes import Actor
 from local_api.server import EmbeddedServer
 from sync_agent.agent import SyncAgent, enroll_site
 
@@ -113,6 +115,9 @@ def _name(store: Store, id: str) -> str | None:
         return None if row is None else row.name
 
 
+# slow: two agents long-polling a real central server; tests/sync/test_agent.py has the in-process
+# round trip
+@pytest.mark.slow
 def test_a_change_on_one_site_reaches_the_other_over_http(
     sites: list[tuple[Store, SyncAgent]],
 ) -> None:
@@ -126,3 +131,55 @@ def test_a_change_on_one_site_reaches_the_other_over_http(
     _wait_for("outboxes drained", lambda: a.status()["pending_ops"] == b.status()["pending_ops"]
               == 0, REACH_S)  # fmt: skip
     assert a.status()["last_error"] is None and b.status()["last_error"] is None
+
+
+def test_a_push_that_does_not_match_the_wire_is_refused_naming_the_field(
+    central_url: str, tmp_path: Path
+) -> None:
+    """The central server validates a push against ``wire.PushRequest`` before writing
+    anything: a malformed op sinks the whole request with a 422 problem+json whose
+    errors name the offending field by its place in the body."""
+    _, [code] = _enrolment_codes(central_url, ["A"])
+    store = open_store(sqlite_url(tmp_path / "A.sqlite3"))
+    try:
+        enroll_site(store, central_url, code, device_name="A")
+        agent = SyncAgent(store)
+        headers = {SCHEMA_HEADER: str(SCHEMA_VERSION),
+                   "Authorization": f"Bearer {agent.client._access_token()}"}  # fmt: skip
+        good = [wire_op(i) for i in range(5)]
+        cases = [
+            (3, {"base_version": "three"}, "ops.3.base_version"),
+            (1, {"fields": ["not", "an", "object"]}, "ops.1.fields"),
+            (4, {"kind": "upsert"}, "ops.4.kind"),
+            (0, {"op_id": ""}, "ops.0.op_id"),
+            (2, {"surprise": True}, "ops.2.surprise"),
+        ]
+        with httpx.Client(base_url=central_url, timeout=10) as http:
+            for index, change, field in cases:
+                ops = [dict(o) for o in good]
+                ops[index] |= change
+                resp = http.post("/api/sync/push", headers=headers, json={"ops": ops})
+                assert resp.status_code == 422, resp.text
+                assert resp.headers["content-type"] == "application/problem+json"
+                body = resp.json()
+                assert body["code"] == "invalid"
+                assert [e["field"] for e in body["errors"]] == [field], body
+                assert field in body["detail"]
+            # Nothing of the refused batches was written; the same ops, well formed, go in
+            # (as new ops: a refused request has no stored answer).
+            resp = http.post("/api/sync/push", headers=headers, json={"ops": good})
+            assert resp.status_code == 200, resp.text
+            answer = wire.PushAnswer.model_validate(resp.json())
+            assert [r.status for r in answer.results] == ["applied"] * 5
+            pulled = wire.PullAnswer.model_validate(
+                http.get("/api/sync/pull", headers=headers, params={"after": 0}).json()
+            )
+            assert [e.id for e in pulled.entries] == [f"w{i}" for i in range(5)]
+        agent.client.close()
+    finally:
+        store.dispose()
+
+
+def wire_op(i: int) -> dict[str, Any]:
+    return wire.Op(op_id=f"op-{i}", entity="clients", entity_id=f"w{i}", kind="create",
+                   fields={"name": f"W{i}"}).model_dump(mode="json")  # fmt: skip

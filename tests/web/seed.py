@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core import writes
 from core.db import sqlite_url
-from core.services import factory_ops, writes
-from core.services.writes import Actor
+from core.factory import actions as factory_ops
 from core.site import ensure_site, open_store
+from core.writes import Actor
 
-PINS = {"ana": "1234", "bruno": "2345", "olga": "3456", "carla": "4567"}
+PINS = {"ana": "482916", "bruno": "735102", "olga": "619384", "carla": "204857"}
+OFFICE_PASSWORD = "oficina-norte-2026"  # olga's, for the office's e-mail login
 
 
 @dataclass
@@ -43,7 +45,8 @@ def build(data_dir: Path) -> Seed:
             make("users", "bruno", {"name": "Bruno Silva", "role": "operator", "language": "en",
                                     "pin": PINS["bruno"]})  # fmt: skip
             make("users", "olga", {"name": "Olga Martín", "role": "office", "language": "en",
-                                   "pin": PINS["olga"], "email": "olga@example.com"})  # fmt: skip
+                                   "pin": PINS["olga"], "email": "olga@example.com",
+                                   "password": OFFICE_PASSWORD})  # fmt: skip
             make("users", "carla", {"name": "Carla Vidal", "role": "crew", "language": "es",
                                     "pin": PINS["carla"]})  # fmt: skip
             make("machines", "m1", {"name": "Conformadora 1", "type": "CONFORMADORA",
@@ -112,6 +115,17 @@ def _tour(s, system: Actor, ids: dict[str, str]) -> None:
                               ("c3", "transport", "1100")):  # fmt: skip
         make("show_costs", key, {"show_id": "s2", "type": kind, "amount": amount,
                                  "currency": "GBP"})  # fmt: skip
+    # Tokyo at 01:00 on its own date (the evening before in Madrid), with a cost in
+    # dollars and no rate: the settlement must name it rather than drop it.
+    tokyo = ZoneInfo("Asia/Tokyo")
+    tokyo_day = today + timedelta(days=5)
+    make("shows", "s3", {"city": "Tokyo", "country": "JP", "venue": "Zepp Haneda",
+                         "starts_at": datetime(tokyo_day.year, tokyo_day.month, tokyo_day.day,
+                                               1, 0, tzinfo=tokyo).astimezone(UTC).isoformat(),
+                         "tz": "Asia/Tokyo", "fee": "8000", "currency": "EUR",
+                         "tour": "Gira Norte", "status": "confirmed"})  # fmt: skip
+    make("show_costs", "c4", {"show_id": "s3", "type": "hotel", "amount": "500",
+                              "currency": "USD", "description": "Hotel Shinagawa"})  # fmt: skip
     make("travel", "t1", {"kind": "train", "origin": "Barcelona Sants",
                           "destination": "Madrid Atocha", "departs_at": at(0, 9, 30, madrid),
                           "departs_tz": "Europe/Madrid", "arrives_at": at(0, 12, 15, madrid),

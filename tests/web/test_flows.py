@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import PHONE, enter_pin, login
+from tests.web.conftest import PHONE, enter_pin, login, shot
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def test_wrong_pin_then_lockout_message(new_page) -> None:
     expect(page.locator("#pin-error")).to_have_text("PIN incorrecto. Inténtalo de nuevo.")
     expect(page.locator("#pin-input")).to_have_value("")  # ready for another try
     # Keyboard digits work as well as the keypad.
-    page.locator("#pin-input").press_sequentially("2345")
+    page.locator("#pin-input").press_sequentially("735102")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/app/jobs$"))
 
@@ -80,10 +80,13 @@ def test_start_and_complete_seen_live_on_another_board(new_page) -> None:
     expect(operator.locator("#toasts")).to_contain_text("Empezada")
     # The other browser's board changes by itself, within about a second.
     expect(card).to_have_attribute("data-status", "RUNNING", timeout=1500)
-    expect(card.locator(".job-title")).to_have_text("Bastidores soldados <b>B-12</b>")
+    # Named by its document number (site code, kind, sequence), then its title as text.
+    expect(card.locator(".job-title")).to_have_text(
+        re.compile(r"^[A-Z0-9]+-OT-\d{4,} · Bastidores soldados <b>B-12</b>$")
+    )
 
     expect(job).to_have_attribute("data-status", "IN_PROGRESS")
-    job.locator('[data-action="complete"]').click()
+    job.locator('[data-action="report"]').click()
     dialog = operator.locator("#complete-dialog")
     dialog.get_by_label("Producido desde el último registro").fill("40")
     dialog.get_by_label("De ello, desecho").fill("1")
@@ -98,11 +101,12 @@ def test_start_and_complete_seen_live_on_another_board(new_page) -> None:
     assert (float(row["produced_qty"]), float(row["scrap_qty"])) == (40, 1)
 
 
-def test_report_downtime_and_machine_status(new_page) -> None:
-    page = new_page()
+# Stops and machine states are read by other tests: on a site of its own.
+def test_report_downtime_and_machine_status(own_page) -> None:
+    page = own_page()
     login(page, "ana", "/app/board")
     card = page.locator('#board .card[data-machine-id="m3"]')
-    card.get_by_role("button", name="Registrar parada").click()
+    card.get_by_role("button", name="Empezar parada").click()
     dialog = page.locator("#downtime-dialog")
     dialog.locator("#downtime-submit").click()  # no reason yet: told so, nothing sent
     expect(dialog.locator('[data-error-for="reason"]')).to_have_text("Elige un motivo.")
@@ -146,7 +150,7 @@ def test_day_sheet_in_the_shows_time_zone(new_page) -> None:
     # Three days on, London: the time is London's, and says so.
     for _ in range(3):
         page.locator("#day-next").click()
-    expect(page.locator("#day .show")).to_contain_text("20:00 (Europe/London)")
+    expect(page.locator("#day .show")).to_contain_text("20:00 (hora de Londres)")
     # Crew see no settlement link (that is for the office).
     expect(page.locator("#day .show a")).to_have_count(0)
 
@@ -161,22 +165,22 @@ def test_switch_language(new_page) -> None:
     # After login the user's own language wins (Olga: English).
     enter_pin(page, "olga")
     expect(page).to_have_url(re.compile(r"/app/board$"))
-    expect(page.locator("#board .card").first).to_contain_text("OEE today")
+    expect(page.locator("#board .card").first).to_contain_text("No job running")
     expect(page.locator("#nav")).to_contain_text("Board")
     page.locator("#lang-switch").click()
     expect(page.locator("#nav")).to_contain_text("Tablero")
-    expect(page.locator("#board .card").first).to_contain_text("OEE hoy")
+    expect(page.locator("#board .card").first).to_contain_text("Sin orden en marcha")
     # The choice is saved with Olga: another tablet shows her pages in Spanish too.
     other = new_page(locale="en-GB")
     other.goto("/app/login")
     enter_pin(other, "olga")
     expect(other.locator("#nav")).to_contain_text("Tablero")
     # The board is drawn by the page's script: once it shows, the switch is wired.
-    expect(other.locator("#board .card").first).to_contain_text("OEE hoy")
+    expect(other.locator("#board .card").first).to_contain_text("Sin orden en marcha")
     # Back to English, as the other tests expect of her.
     other.locator("#lang-switch").click()
     expect(other.locator("#nav")).to_contain_text("Board")
-    expect(other.locator("#board .card").first).to_contain_text("OEE today")
+    expect(other.locator("#board .card").first).to_contain_text("No job running")
 
 
 def test_expired_session_keeps_what_was_typed(new_page) -> None:
@@ -205,6 +209,8 @@ def test_expired_session_keeps_what_was_typed(new_page) -> None:
 
 
 def test_offline_keeps_what_was_typed(new_page) -> None:
+    """A message sent without a connection is kept on the device (shown as waiting)
+    and goes out once, by itself, when the connection is back."""
     page = new_page()
     login(page, "ana", "/app/messages")
     # A message body is text, never markup.
@@ -214,34 +220,56 @@ def test_offline_keeps_what_was_typed(new_page) -> None:
     page.context.set_offline(True)
     page.locator("#message-send").click()
     expect(page.locator("#offline")).to_be_visible()
-    expect(page.locator("#alerts-live")).to_contain_text("No enviado: sin conexión")
-    expect(page.locator("#message-body")).to_have_value("Sin red en la nave 2")
+    expect(page.locator("#alerts-live")).to_contain_text(
+        "Guardado en este dispositivo: mensaje a Bruno Silva"
+    )
+    expect(page.locator("#pending")).to_have_text("1 pendientes de enviar")
     page.context.set_offline(False)
-    page.locator("#message-send").click()
-    expect(page.locator("#toasts")).to_contain_text("Mensaje enviado a Bruno Silva")
+    expect(page.locator("#toasts")).to_contain_text("Enviado: mensaje a Bruno Silva", timeout=15000)
+    expect(page.locator("#pending")).to_be_hidden()
     expect(page.locator("#offline")).to_be_hidden()
+    sent = api_get(page, "/api/messages?to_user_id=bruno&limit=200")["items"]
+    assert [m["body"] for m in sent].count("Sin red en la nave 2") == 1
 
 
-def test_conflicting_edit_shows_theirs_and_mine(new_page) -> None:
+def test_concurrent_reports_add_up(new_page) -> None:
+    """Reports are increments: two tablets reporting on one job both count, with no
+    conflict dialog (a version check would only make the second person type again)."""
     first, second = new_page(), new_page()
     for page in (first, second):
         login(page, "ana")
-        page.locator('#jobs .card[data-job-id="j1"] [data-action="complete"]').click()
+        page.locator('#jobs .card[data-job-id="j1"] [data-action="report"]').click()
     # Both tablets opened the job at 120 m. The first saves 10 m more...
     first.get_by_label("Producido desde el último registro").fill("10")
     first.locator("#complete-progress").click()
     expect(first.locator("#toasts")).to_contain_text("Avance guardado")
-    # ...the second, still showing 120 m, saves 20 m: someone else changed it first.
+    # ...the second, still showing 120 m, saves 20 m: both count.
     second.get_by_label("Producido desde el último registro").fill("20")
     second.locator("#complete-progress").click()
-    conflict = second.locator("#conflict-dialog")
-    expect(conflict).to_be_visible()
-    expect(conflict.locator("td.theirs").nth(1)).to_have_text("130 m")
-    expect(conflict.locator("td.mine").nth(1)).to_have_text("140 m")
-    conflict.get_by_role("button", name="Guardar lo mío igualmente").click()
     expect(second.locator("#toasts")).to_contain_text("Avance guardado")
+    expect(second.locator("#conflict-dialog")).to_be_hidden()
     card = second.locator('#jobs .card[data-job-id="j1"]')
     expect(card).to_contain_text("150 / 500 m")
+
+
+def test_a_stopped_machine_shows_why_and_the_stop_is_ended_from_the_board(own_page) -> None:
+    page = own_page()
+    login(page, "ana", "/app/board")
+    card = page.locator('#board .card[data-machine-id="m3"]')
+    card.get_by_role("button", name="Empezar parada").click()
+    dialog = page.locator("#downtime-dialog")
+    dialog.get_by_label("Falta de material").check()
+    dialog.locator("#downtime-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(card.locator(".status-line")).to_contain_text("Parada: Falta de material, desde")
+    expect(card).to_have_attribute("data-trouble", "stopped")
+    # Ended through POST /api/machines/{id}/downtime/end, from the card itself.
+    card.get_by_role("button", name="Terminar parada").click()
+    expect(page.locator("#toasts")).to_contain_text("Parada terminada")
+    expect(card.locator(".status-line")).not_to_contain_text("Parada:")
+    expect(card.get_by_role("button", name="Empezar parada")).to_be_visible()
+    rows = api_get(page, "/api/downtimes?machine_id=m3")["items"]
+    assert rows and all(r["ended_at"] is not None for r in rows)
 
 
 def test_idle_timeout_drops_the_login(new_page) -> None:
@@ -273,9 +301,56 @@ def test_settlement_lines_for_the_office(new_page) -> None:
     login(page, "olga", "/app/shows")
     page.locator('#shows [data-show-id="s2"] a').click()
     table = page.locator("table.settlement")
-    # domain.md's example: G 10,000 GBP, W 20 %, B 10 %, M 15 % of gross, costs 2,500.
-    expect(table.locator(".line-withholding")).to_contain_text("G x 20%")
+    # A worked example: G 10,000 GBP, W 20 %, B 10 %, M 15 % of gross, costs 2,500.
+    expect(table.locator(".line-withholding")).to_contain_text("G \u00d7 20%")
     expect(table.locator(".line-withholding .amount")).to_have_text("£2,000.00")
     expect(table.locator(".line-management .amount")).to_have_text("£1,500.00")
     expect(table.locator(".line-net .amount")).to_have_text("£3,000.00")
     expect(page.locator("#settlement")).to_contain_text("€3,510.00")
+
+
+def test_tokyo_show_reads_the_same_in_the_list_and_the_day_sheet(new_page) -> None:
+    # The tablet is in Madrid; the show is at 01:00 in Tokyo, the evening before in Madrid.
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    tokyo_day = (datetime.now(ZoneInfo("Europe/Madrid")).date() + timedelta(days=5)).isoformat()
+    page = new_page(locale="en-GB")
+    login(page, "olga", "/app/shows")
+    when = page.locator('#shows [data-show-id="s3"] .show-when')
+    expect(when).to_contain_text(re.compile(r"01:00( AM)? \(Tokyo time\)"))
+    listed = when.inner_text()
+    page.goto(f"/app/day?date={tokyo_day}")
+    show = page.locator('#day .show[data-show-id="s3"]')
+    expect(show.locator(".show-time")).to_have_text(re.compile(r"^01:00( AM)? \(Tokyo time\)$"))
+    madrid = datetime.fromisoformat(tokyo_day + "T01:00").replace(tzinfo=ZoneInfo("Asia/Tokyo"))
+    madrid = madrid.astimezone(ZoneInfo("Europe/Madrid"))  # the tablet's (office's) clock
+    office = f"({madrid:%H:%M}|{madrid:%I:%M %p}) \\(-1d\\)"
+    expect(show.locator(".office-time")).to_have_text(re.compile(f"^{office}$"))
+    assert show.locator(".show-time").inner_text() in listed  # the same words in both
+    shot(page, "day-tokyo-office-time")
+    assert re.search(rf"\b{int(tokyo_day[8:])}\b", listed)  # the list shows the Tokyo date
+    # The Madrid date of the same instant is the day before: not there.
+    day_before = (datetime.fromisoformat(tokyo_day) - timedelta(days=1)).date().isoformat()
+    page.goto(f"/app/day?date={day_before}")
+    page.locator("#day h2.day-title").wait_for()
+    expect(page.locator('#day .show[data-show-id="s3"]')).to_have_count(0)
+
+
+def test_a_cost_without_rate_is_named_on_the_settlement_page(new_page) -> None:
+    page = new_page(locale="en-GB")
+    login(page, "olga", "/app/shows")
+    page.locator('#shows [data-show-id="s3"] a').click()
+    warning = page.locator("#settlement .warnings")
+    expect(warning).to_contain_text("Incomplete settlement")
+    expect(warning.locator(".warn-cost_without_rate")).to_have_text(
+        "Cost not counted: Hotel Shinagawa $500.00 has no rate to EUR; "
+        "enter the USD rate on the show."
+    )
+    page.locator("#lang-switch").click()  # Olga reads it in Spanish, then back
+    expect(warning).to_contain_text("Liquidación incompleta")
+    expect(warning.locator(".warn-cost_without_rate")).to_contain_text(
+        "Coste no incluido: Hotel Shinagawa 500,00 US$ no tiene cambio a EUR"
+    )
+    page.locator("#lang-switch").click()
+    expect(warning).to_contain_text("Incomplete settlement")
