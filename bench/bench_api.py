@@ -6,10 +6,17 @@ subprocess, 127.0.0.1 only), operators logged in by PIN, then a mix of
 - 20 % ``POST /api/jobs/{id}/progress``  (a write: job, event, machine counter, outbox)
 
 at 8, 32 and 64 concurrent clients (one device id and login each), ~10 s per level.
-Prints requests/s and p50/p95/p99 latency per level. Target (issue 3): p95 < 25 ms at
+Prints requests/s and p50/p95/p99 latency per level. Target (docs/benchmarks.md): p95 < 25 ms at
 32 clients and >= 800 requests/s on a 2-core machine.
 
     python -m bench.bench_api [--seconds 10] [--levels 8,32,64] [--wrk]
+    python -m bench.bench_api --peer [--levels 32,8] [--rounds 3]
+
+With ``--peer`` the plain FastAPI + sqlite3 app of ``bench/peers/plain_api.py`` serves
+the same mix on a copy of the same store, and wrk drives both in turn, level by level and
+round by round, on the same machine at the same time; the script prints each side's
+requests/s, latency and server CPU per request (from /proc), then the ratios against
+the targets (medians over the rounds).
 
 The load generator runs in this process (httpx, asyncio) and competes with the server
 for the same cores; the figures are for the pair on one machine. With ``--wrk`` the same
@@ -32,10 +39,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-OPERATORS = {"demo-u-op1": "1111", "demo-u-op2": "2222", "demo-u-op3": "3333", "demo-u-op4": "4444"}
+from core.demo import PINS
+
+# The demo's operators and their PINs (core.demo is the one place they are written).
+OPERATORS = {uid: pin for uid, (_name, role, _lang, pin) in PINS.items() if role == "operator"}
 MIX = (("me_jobs", 0.45), ("board", 0.35), ("progress", 0.20))
 
 
@@ -46,7 +57,7 @@ class Stats:
     errors: dict[int, int] = field(default_factory=dict)
 
 
-def _cli(data_dir: Path, *args: str, **kw: object) -> subprocess.Popen[str]:
+def _cli(data_dir: Path, *args: str, **kw: Any) -> subprocess.Popen[str]:
     cmd = [
         sys.executable,
         "-m",
@@ -66,7 +77,16 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     if demo.returncode != 0:
         raise SystemExit(f"structura demo failed:\n{out}")
     proc = _cli(
-        data_dir, "site", "serve", "--host", "127.0.0.1", "--port", "0", "--api-rate", "100000"
+        data_dir,
+        "site",
+        "serve",
+        "--http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--api-rate",
+        "100000",
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
@@ -200,13 +220,28 @@ def _lua(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-async def _wrk_requests(url: str) -> list[str]:
+async def _wrk_requests(url: str, peer: bool = False) -> list[str]:
     """The mix as Lua request tuples: 20 slots (9 queue, 7 board, 4 progress) per
-    operator session, rotated."""
+    operator session, rotated. The peer logs in by user id alone and shares the jobs
+    Structura started (its database is a copy taken after ``prepare``)."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        sessions = [await login(client, u, f"wrk-{u}") for u in OPERATORS]
-        jobs = await prepare(client, sessions)
-        ids = [(await client.get("/api/auth/me", headers=h)).json()["id"] for h in sessions]
+        if peer:
+            sessions = []
+            for u in OPERATORS:
+                r = await client.post("/api/auth/pin", json={"user_id": u})
+                r.raise_for_status()
+                sessions.append({"Authorization": f"Bearer {r.json()['access_token']}"})
+            ids = list(OPERATORS)
+            jobs = {}
+            for h, me in zip(sessions, ids, strict=True):
+                queue = (await client.get("/api/me/jobs", headers=h)).json()
+                running = [j for j in queue if j["status"] == "IN_PROGRESS"]
+                if running:
+                    jobs[me] = running[0]["id"]
+        else:
+            sessions = [await login(client, u, f"wrk-{u}") for u in OPERATORS]
+            jobs = await prepare(client, sessions)
+            ids = [(await client.get("/api/auth/me", headers=h)).json()["id"] for h in sessions]
     out = []
     for h, me in zip(sessions, ids, strict=True):
         headers = "{" + ", ".join(f"[{_lua(k)}] = {_lua(v)}" for k, v in h.items())
@@ -224,20 +259,157 @@ async def _wrk_requests(url: str) -> list[str]:
     return out
 
 
-def run_wrk(url: str, levels: list[int], seconds: float, tmp: Path) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        pids += [int(c) for c in children]
+    return total
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    non2xx: int
+    cpu_ms: float  # server CPU per request
+
+
+def wrk_once(url: str, script: Path, clients: int, seconds: float, pid: int) -> WrkResult:
+    cpu0 = cpu_seconds(pid)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    cpu = cpu_seconds(pid) - cpu0
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    lat = re.search(r"LAT (\S+) (\S+) (\S+)", out)
+    if rate is None or lat is None:
+        raise RuntimeError(f"wrk printed no rate or latency line:\n{out}")
+    rps = float(rate.group(1))
+    p50, p95, p99 = (float(x) for x in lat.groups())
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    n = int(total.group(1)) if total else 1
+    return WrkResult(rps, p50, p95, p99, int(bad.group(1)) if bad else 0, cpu * 1000 / max(n, 1))
+
+
+HEAD = (
+    f"{'clients':>7} {'side':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+    f"{'non-2xx':>8} {'cpu ms/req':>10}"
+)
+
+
+def _row(n: int, side: str, r: WrkResult) -> str:
+    return (
+        f"{n:>7} {side:>9} {r.rps:>8.0f} {r.p50:>8.1f} {r.p95:>8.1f} {r.p99:>8.1f} "
+        f"{r.non2xx:>8} {r.cpu_ms:>10.2f}"
+    )
+
+
+def run_wrk(url: str, levels: list[int], seconds: float, tmp: Path, pid: int) -> None:
     script = tmp / "mix.lua"
     script.write_text(WRK_SCRIPT % ", ".join(asyncio.run(_wrk_requests(url))))
-    print(f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    print(HEAD)
     for n in levels:
-        out = subprocess.run(
-            ["wrk", "-t2", f"-c{n}", f"-d{int(seconds)}s", "-s", str(script), url],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        p50, p95, p99 = (float(x) for x in re.search(r"LAT (\S+) (\S+) (\S+)", out).groups())  # type: ignore[union-attr]
-        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        non2xx = bad.group(1) if bad else 0
-        print(f"{n:>7} {rps:>8.0f} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f} {non2xx:>8}", flush=True)
+        print(_row(n, "structura", wrk_once(url, script, n, seconds, pid)), flush=True)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def _median(results: list[WrkResult], attr: str) -> float:
+    values = sorted(getattr(r, attr) for r in results)
+    return float(values[len(values) // 2])
+
+
+def ratios(n: int, ours: list[WrkResult], peer: list[WrkResult]) -> str:
+    """One line of ratios (medians over the rounds) against the issue's targets."""
+    rps = _median(ours, "rps") / _median(peer, "rps")
+    p95 = _median(ours, "p95") / _median(peer, "p95")
+    cpu, peer_cpu = _median(ours, "cpu_ms"), _median(peer, "cpu_ms")
+    line = (
+        f"  ratios at {n} clients: throughput {rps:.2f}x the peer's (>= 1: {_met(rps >= 1)}), "
+        f"p95 {p95:.2f}x (<= 1: {_met(p95 <= 1)}), server CPU {cpu:.2f} ms/request "
+        f"= {cpu / peer_cpu:.2f}x the peer's (<= 1 ms: {_met(cpu <= 1)})"
+    )
+    if n <= 8:
+        ours95 = _median(ours, "p95")
+        line += f"; p95 {ours95:.1f} ms (< 15 ms: {_met(ours95 < 15)})"
+    return line
+
+
+def start_peer(db: Path, org_id: str) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.peers.plain_api", str(db), org_id, str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/docs", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("peer did not start")
+
+
+def compare(url: str, pid: int, levels: list[int], seconds: float, rounds: int, tmp: Path) -> None:
+    """Structura and the plain FastAPI + sqlite3 peer under the same wrk mix, interleaved
+    level by level and round by round on the same loaded machine; prints each side and the
+    ratios against the issue's targets."""
+    import sqlite3
+
+    ours = tmp / "ours.lua"
+    ours.write_text(WRK_SCRIPT % ", ".join(asyncio.run(_wrk_requests(url))))
+    # The peer gets a copy of the store as it is now (jobs started by prepare()).
+    db = tmp / "peer.sqlite3"
+    src = sqlite3.connect(tmp / "site.sqlite3")
+    dst = sqlite3.connect(db)
+    src.backup(dst)
+    org_id = src.execute("SELECT org_id FROM machines LIMIT 1").fetchone()[0]
+    src.close()
+    dst.close()
+    peer, peer_url = start_peer(db, org_id)
+    try:
+        theirs = tmp / "peer.lua"
+        theirs.write_text(WRK_SCRIPT % ", ".join(asyncio.run(_wrk_requests(peer_url, peer=True))))
+        load = os.getloadavg()[0]
+        print(f"load average {load:.1f}; {rounds} round(s) of {seconds:.0f} s per side and level")
+        print(HEAD)
+        for n in levels:
+            res: dict[str, list[WrkResult]] = {"structura": [], "peer": []}
+            for _ in range(rounds):
+                for side, u, script, p in (
+                    ("structura", url, ours, pid),
+                    ("peer", peer_url, theirs, peer.pid),
+                ):
+                    r = wrk_once(u, script, n, seconds, p)
+                    res[side].append(r)
+                    print(_row(n, side, r), flush=True)
+            print(ratios(n, res["structura"], res["peer"]), flush=True)
+    finally:
+        peer.terminate()
+        peer.wait(timeout=20)
 
 
 def main() -> int:
@@ -245,6 +417,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--levels", default="8,32,64")
     parser.add_argument("--wrk", action="store_true", help="generate the load with wrk")
+    parser.add_argument(
+        "--peer", action="store_true", help="wrk against Structura and the plain peer, ratios"
+    )
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="structura-bench-") as tmp:
@@ -254,8 +430,11 @@ def main() -> int:
                 f"server {url} (pid {proc.pid}), {os.cpu_count()} CPUs, "
                 f"{args.seconds:.0f} s per level"
             )
+            if args.peer:
+                compare(url, proc.pid, levels, args.seconds, args.rounds, Path(tmp))
+                return 0
             if args.wrk:
-                run_wrk(url, levels, args.seconds, Path(tmp))
+                run_wrk(url, levels, args.seconds, Path(tmp), proc.pid)
                 return 0
             print(
                 f"{'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "

@@ -5,7 +5,7 @@ IMMEDIATE, acknowledged after a group-commit fsync): that is how the local API
 acknowledges a write, so the ratio shows what validation, the version bump, the outbox
 and the audit entry cost. A second pair does the same in batches of 100 rows per
 transaction (the import and batch API shape), and a third with 8 concurrent writers (the
-LAN API shape, where writers share fsyncs). Target (issue 2): the write path at least
+LAN API shape, where writers share fsyncs). Target (docs/benchmarks.md): the write path at least
 40 % of plain-insert speed.
 
     python -m bench.bench_core [--rows 2000]
@@ -21,12 +21,12 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from core import writes
 from core.clock import utcnow, uuid7
 from core.db import sqlite_url
 from core.models import Job
-from core.services import writes
-from core.services.writes import Actor
 from core.site import ensure_site, open_store
+from core.writes import Actor
 
 
 def _rows(n: int, machine_id: str) -> list[dict]:
@@ -96,6 +96,7 @@ def main() -> None:
         path = _concurrent(lambda part: _write_path(store, actor, part, 1), rows)
         p, w = args.rows / plain, args.rows / path
         print(f"{'8 writers, 1 row per txn':<28}{p:>14.0f}{w:>20.0f}{w / p:>8.0%}")
+        assert store.group_commit is not None  # a file store commits in groups
         print(f"fsyncs that served all of the above: {store.group_commit.fsyncs}")
         print("target: write path >= 40 % of plain inserts (1 row per transaction)")
         store.dispose()

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def site_kill(args: argparse.Namespace) -> int:
-    from tests.hardening.killing import kill_rounds
-    from tests.hardening.sites import make_site
+    from bench.harness.killing import kill_rounds
+    from bench.harness.sites import make_site
 
     with tempfile.TemporaryDirectory() as tmp:
         data = make_site(Path(tmp) / "site")
@@ -62,27 +62,14 @@ def site_kill(args: argparse.Namespace) -> int:
 @contextmanager
 def _pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database: on STRUCTURA_TEST_PG_URL or a throwaway cluster."""
-    import os
+    from bench.harness.pg import fresh_database, server_from_env
 
-    from tests import pg_fixture
-
-    cluster = None
-    server = os.environ.get(pg_fixture.ENV_URL)
-    if server:
-        server = pg_fixture.sqlalchemy_url(server)
-    else:
-        cluster = pg_fixture.ThrowawayCluster()
-        server = cluster.start()
-    try:
-        with pg_fixture.fresh_database(server, "bench_faults") as url:
-            yield url
-    finally:
-        if cluster is not None:
-            cluster.stop()
+    with server_from_env() as server, fresh_database(server, "bench_faults") as url:
+        yield url
 
 
 def central_kill(args: argparse.Namespace) -> int:
-    from tests.hardening.central_faults import central_kill_rounds
+    from bench.harness.central_faults import central_kill_rounds
 
     with _pg_url() as url, tempfile.TemporaryDirectory() as tmp:
         fig = central_kill_rounds(url, Path(tmp), args.kills, seed=args.seed, progress=True)
@@ -95,7 +82,7 @@ def central_kill(args: argparse.Namespace) -> int:
 
 
 def link(args: argparse.Namespace) -> int:
-    from tests.hardening.central_faults import link_fault_rounds
+    from bench.harness.central_faults import link_fault_rounds
 
     with _pg_url() as url, tempfile.TemporaryDirectory() as tmp:
         fig = link_fault_rounds(url, Path(tmp), args.rounds, seed=args.seed, progress=True)

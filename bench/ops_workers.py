@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_sync import free_port, pg_server  # noqa: E402
+from bench.harness.pg import fresh_database  # noqa: E402
 from central.context import open_central_store  # noqa: E402
 from central.enroll import create_org, create_site, enroll, make_enrollment_code  # noqa: E402
-from core.services import writes  # noqa: E402
-from core.services.sync_apply import SCHEMA_HEADER, SCHEMA_VERSION  # noqa: E402
-from core.services.writes import Actor  # noqa: E402
-from tests.pg_fixture import fresh_database  # noqa: E402
+from core import writes  # noqa: E402
+from core.sync.conflicts import SCHEMA_HEADER, SCHEMA_VERSION  # noqa: E402
+from core.writes import Actor  # noqa: E402
 
 
 def seed(url: str, devices: int, feed: int) -> tuple[list[tuple[str, str]], int]:

@@ -36,6 +36,12 @@ pg_restore --list "$partial" >/dev/null
 mv "$partial" "$DIR/$name"
 echo "$DIR/$name $(du -h "$DIR/$name" | cut -f1)"
 
+# Attachment bytes are not in the database: copy them too (incremental, verified by
+# hash), after the dump so that the dump never names a blob the copy lacks.
+if command -v structura >/dev/null 2>&1 && [[ "${STRUCTURA_COMPOSE:-0}" != 1 ]]; then
+    structura central blobs-backup "$DIR/blobs"
+fi
+
 # Retention: the newest KEEP dumps stay.
 mapfile -t old < <(ls -1 "$DIR"/central-*.dump 2>/dev/null | sort | head -n "-$KEEP")
 for f in "${old[@]}"; do
