@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from core.clock import HybridClock, utcnow
 from core.db import Store
 from core.models import FeedEntry
-from core.models.base import Synced
-from core.models.types import Fixed
+from core.orm.base import Synced
+from core.orm.types import Fixed
 from core.registry import registry
 from core.serial import converters, row_to_json, to_json
 from core.sync import wire

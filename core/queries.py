@@ -38,7 +38,7 @@ from sqlalchemy.sql import ColumnElement
 
 from core.errors import Invalid, NotFound
 from core.fields import OutOfDomain, decimal_in_domain, int_in_domain, parse_date, parse_utc
-from core.models.types import Fixed, UTCDateTime
+from core.orm.types import Fixed, UTCDateTime
 from core.registry import EntitySpec
 from core.serial import to_json
 

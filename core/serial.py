@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Date, inspect
 
-from core.models.types import Fixed, UTCDateTime
+from core.orm.types import Fixed, UTCDateTime
 
 
 def to_json(value: Any) -> Any:

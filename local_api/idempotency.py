@@ -5,10 +5,17 @@ A pure ASGI middleware, so it sees the finished answer of any write route (actio
 creates, updates) without each route knowing about it. Requests without the header,
 reads, and requests whose login does not check out pass straight through (the route
 answers those as it always does, and nothing is stored).
+
+The route runs inside ``web_ops.running``, so its write transaction marks the claim
+applied in the same commit (exactly once across a crash; see ``core.web.ops``). A
+duplicate that arrives while the first is still running waits for the first answer
+(up to ``DUPLICATE_WAIT``) instead of being told to retry at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +29,8 @@ HEADER = b"idempotency-key"
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # Answers not worth keeping: the client should try the same id again later.
 RETRYABLE = {401, 408, 423, 429, 503, 507}
+# How long a duplicate waits for the first request's answer before a 409 + Retry-After.
+DUPLICATE_WAIT = 5.0
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -57,13 +66,23 @@ class IdempotencyMiddleware:
             return
         who = {"org_id": claims.org_id, "user_id": claims.user_id, "op_id": op_id}
         store = context.store
-        try:
-            stored = await run_in_threadpool(
-                lambda: web_ops.claim(store, **who, method=scope["method"], path=scope["path"])
-            )
-        except DomainError as exc:
-            await _send_problem(send, exc, scope["path"])
-            return
+        deadline = time.monotonic() + DUPLICATE_WAIT
+        pause = 0.02
+        while True:
+            try:
+                stored = await run_in_threadpool(
+                    lambda: web_ops.claim(store, **who, method=scope["method"], path=scope["path"])
+                )
+                break
+            except web_ops.OpRunning as exc:
+                if time.monotonic() + pause > deadline:
+                    await _send_problem(send, exc, scope["path"])
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.25)
+            except DomainError as exc:
+                await _send_problem(send, exc, scope["path"])
+                return
         if stored is not None:
             await _send_stored(send, stored)
             return
@@ -83,7 +102,8 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, capture)
+            with web_ops.running(**who):
+                await self.app(scope, receive, capture)
         except BaseException:
             await run_in_threadpool(lambda: web_ops.release(store, **who))
             raise
@@ -126,6 +146,7 @@ async def _send_problem(send: Send, exc: DomainError, path: str) -> None:
 
 
 def install(app: Any) -> None:
+    web_ops.install()
     app.add_middleware(IdempotencyMiddleware)
 
 

@@ -16,7 +16,7 @@ from alembic import context
 
 from core.db import make_engine
 from core.models import Base
-from core.models.types import Fixed, UTCDateTime
+from core.orm.types import Fixed, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
@@ -25,7 +25,7 @@ target_metadata = Base.metadata
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Write custom column types as the storage type they stand for.
 
-    A revision is frozen history: it must mean the same thing after ``core.models.types``
+    A revision is frozen history: it must mean the same thing after ``core.orm.types``
     changes, and the database only ever sees BIGINT and a timezone-aware DATETIME. The
     comparison ignores the difference because Alembic compares the compiled DDL type.
     """

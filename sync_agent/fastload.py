@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date
 from sqlalchemy.orm import Session
 
-from core.models.types import Fixed, UTCDateTime
+from core.orm.types import Fixed, UTCDateTime
 
 Convert = Callable[[Any], Any]
 

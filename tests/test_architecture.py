@@ -170,9 +170,19 @@ def module_cycles(root: Path, package: str = "core") -> list[str]:
     for module, path in index.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             for target in _edges(root, path, node, index):
-                if target != module:
-                    graph[module].setdefault(target, f"{path.relative_to(root)}:{node.lineno}")
+                where = f"{path.relative_to(root)}:{node.lineno}"
+                for step in (*_parents_run_first(module, target, index), target):
+                    if step != module:
+                        graph[module].setdefault(step, where)
     return _cycles(graph)
+
+
+def _parents_run_first(module: str, target: str, index: dict[str, Path]) -> list[str]:
+    """Importing ``a.b.c`` runs the ``__init__`` of ``a.b`` first: an edge to each parent
+    package of the target, except those the importer lives in (already running)."""
+    parts = target.split(".")
+    parents = [".".join(parts[:i]) for i in range(1, len(parts))]
+    return [p for p in parents if p in index and not (module == p or module.startswith(p + "."))]
 
 
 def _cycles(graph: dict[str, dict[str, str]]) -> list[str]:
@@ -407,6 +417,23 @@ def test_cycle_checker_reports_a_module_cycle_inside_core(tmp_path: Path) -> Non
         "cycle: core.registry -> core.sync.rules (core/registry.py:1), "
         "core.sync.rules -> core.writes (core/sync/rules.py:2), "
         "core.writes -> core.registry (core/writes.py:1)"
+    ]
+
+
+def test_cycle_checker_sees_the_package_init_an_import_runs(tmp_path: Path) -> None:
+    # core.factory.models imports core.models.base, which runs core/models/__init__.py
+    # first, which imports core.factory.models: a cycle Python reports only when
+    # core.factory.models happens to be imported before core.models.
+    root = _tree(tmp_path, {
+        "core/__init__.py": "",
+        "core/models/__init__.py": "from core.factory.models import Job\n",
+        "core/models/base.py": "",
+        "core/factory/__init__.py": "",
+        "core/factory/models.py": "from core.models.base import Base\n",
+    })  # fmt: skip
+    assert module_cycles(root, "core") == [
+        "cycle: core.factory.models -> core.models (core/factory/models.py:1), "
+        "core.models -> core.factory.models (core/models/__init__.py:1)"
     ]
 
 

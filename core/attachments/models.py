@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import ID, Base, Synced
+from core.orm.base import ID, Base, Synced
 
 
 class Attachment(Synced, Base):

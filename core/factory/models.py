@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import ID, Base, Synced, live_unique, ref
-from core.models.types import Fixed
+from core.orm.base import ID, Base, Synced, live_unique, ref
+from core.orm.types import Fixed
 
 
 class Client(Synced, Base):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import ID, Base, Synced, live_unique
+from core.orm.base import ID, Base, Synced, live_unique
 
 
 class User(Synced, Base):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import ID, Base
+from core.orm.base import ID, Base
 
 
 class Organisation(Base):

@@ -22,8 +22,8 @@ from sqlalchemy import JSON, Boolean, Date, Integer, inspect
 
 from core.identity.schemas import ExistingPin, Password
 from core.legacy import coerce as c
-from core.models.base import SYSTEM_COLUMNS
-from core.models.types import Fixed, UTCDateTime
+from core.orm.base import SYSTEM_COLUMNS
+from core.orm.types import Fixed, UTCDateTime
 from core.registry import spec_for
 from core.serial import to_json
 

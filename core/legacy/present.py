@@ -18,7 +18,7 @@ from typing import Any
 
 from core.legacy import coerce as c
 from core.legacy.mapping import FLAGS, LEGACY_NAMES, LEGACY_ROLES, PIECES_NAMES, ROLES
-from core.models.base import SYSTEM_COLUMNS
+from core.orm.base import SYSTEM_COLUMNS
 from core.registry import EntitySpec
 
 

@@ -22,7 +22,7 @@ from core.identity.org import (
     Organisation,
     Site,
 )
-from core.models.base import SYSTEM_COLUMNS, Base, Synced
+from core.orm.base import SYSTEM_COLUMNS, Base, Synced
 from core.sync.models import (
     AppliedOp,
     AuditEntry,

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import JSON, Boolean, Date, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import ID, Base, Synced, live_unique, ref
-from core.models.types import Fixed
+from core.orm.base import ID, Base, Synced, live_unique, ref
+from core.orm.types import Fixed
 
 
 class Show(Synced, Base):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models.base import ID, Base
+from core.orm.base import ID, Base
 
 
 class WebOp(Base):

@@ -106,13 +106,17 @@ async def in_writer(request: Request, fn: Callable[..., Any], /, *args: Any, **k
     """Run a write on the app's few writer threads instead of FastAPI's pool of 40: the
     writes queue on SQLite's one write lock anyway, and fewer threads contending for the
     GIL keeps the readers' tail short. More than one, so writers still share an fsync
-    (core.db.GroupCommit)."""
+    (core.db.GroupCommit). The write runs in a copy of the request's context, as
+    FastAPI's own pool does (``run_in_executor`` alone would drop it): the request id of
+    its log lines and the Idempotency-Key claim its commit marks (``core.web.ops``)."""
     import asyncio
+    import contextvars
     import functools
 
     pool = request.app.state.writers
+    context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(
-        pool, functools.partial(fn, *args, **kw)
+        pool, functools.partial(context.run, fn, *args, **kw)
     )
 
 

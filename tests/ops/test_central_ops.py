@@ -90,7 +90,10 @@ def test_central_is_scraped_over_http(central_server, central, org_id, tmp_path)
 def test_metrics_token_guards_the_endpoint(central):
     settings = CentralSettings(database_url=central.url, jwt_secret=SECRET, metrics_token="t0k")
     app = create_central_app(CentralContext(settings=settings, store=central))
-    with EmbeddedServer(app, "127.0.0.1", 0) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with (
+        EmbeddedServer(app, "127.0.0.1", 0) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
         assert http.get("/metrics").status_code == 401
         ok = http.get("/metrics", headers={"Authorization": "Bearer t0k"})
         assert ok.status_code == 200 and "structura_feed_position" in ok.text

@@ -103,7 +103,7 @@ def test_snapshot_encoded_by_postgresql_equals_the_python_encoding(pg_url: str) 
     """The central server's snapshot rows built by PostgreSQL (row_to_json) carry the
     same values as the Python encoding they replace, for every entity of the demo."""
     from central.feed import _pg_rows, _python_rows
-    from core.models.types import UTCDateTime
+    from core.orm.types import UTCDateTime
     from core.writes import Actor
     from tests.sync.conftest import new_org, open_central
 
@@ -142,7 +142,7 @@ def test_times_stored_like_sqlalchemy_whatever_the_encoder_wrote() -> None:
     other zones must be converted: all give SQLAlchemy's stored form."""
     from sqlalchemy.dialects import sqlite
 
-    from core.models.types import UTCDateTime
+    from core.orm.types import UTCDateTime
 
     dialect = sqlite.dialect()
     process = UTCDateTime().impl.dialect_impl(dialect).bind_processor(dialect)

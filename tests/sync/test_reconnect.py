@@ -67,6 +67,7 @@ def test_agents_are_back_within_a_second_of_the_link_healing(hub, org_id, tmp_pa
         # Within a second or so; the margin is for a loaded test machine (the backoff alone
         # would wait up to 60 s here).
         assert took < 3.0, f"converged {took:.2f} s after the heal"
+
         # Site B can pull the row before A has marked its op sent (A records the push's
         # answer after central commits), so A's bookkeeping gets a moment of its own.
         def a_settled() -> bool:

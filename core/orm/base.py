@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKeyConstraint, Index, Integer, MetaData, Str
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import FromClause
 
-from core.models.types import UTCDateTime
+from core.orm.types import UTCDateTime
 
 # A fixed naming convention makes constraint names identical on SQLite and PostgreSQL,
 # which Alembic's batch mode on SQLite needs to alter tables.
