@@ -91,6 +91,38 @@ def make_screen(browser, floor: Server) -> str:
     return url
 
 
+def test_office_lists_and_revokes_a_board_screen(browser, floor: Server) -> None:
+    ctx = context(browser, floor)
+    page = ctx.new_page()
+    try:
+        page.goto("/app/login?next=/app/board")
+        enter_pin(page, "olga")
+        page.wait_for_url(re.compile(r".*/app/board$"))
+        page.locator("#screen-name").fill("TV muelle de carga")
+        page.locator("#screen-make").click()
+        link = page.locator("#screen-link a.screen-url")
+        expect(link).to_contain_text("/app/display#key=dsp_")
+        key = (link.get_attribute("href") or "").split("#key=")[1]
+        screen = {"Authorization": "Display " + key}
+        ok = httpx.get(floor.url + "/api/display/board", headers=screen)
+        assert ok.status_code == 200
+        item = page.locator("#screen-list li.screen", has_text="TV muelle de carga")
+        expect(item).to_have_count(1)
+        revoke = item.locator("button")
+        expect(revoke).to_be_visible()
+        assert (revoke.bounding_box() or {}).get("height", 0) >= 44
+        shot(page, "board-screens-office")
+        page.once("dialog", lambda d: d.accept())
+        revoke.click()
+        expect(item.locator("button")).to_have_count(0)
+        expect(item.locator(".screen-state")).to_have_text(re.compile(r"Revoked|Revocada"))
+        # The revoked key reads nothing any more.
+        gone = httpx.get(floor.url + "/api/display/board", headers=screen)
+        assert gone.status_code == 401
+    finally:
+        ctx.close()
+
+
 def test_board_screen_stays_up_reads_only_and_fits_the_wall(browser, floor: Server) -> None:
     if not AXE.exists():
         pytest.skip("axe-core not installed: npm ci --prefix tests/web")

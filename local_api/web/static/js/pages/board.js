@@ -9,7 +9,7 @@ import {
   afterSave, endDowntime, openDowntime, openStatus, setupFactoryDialogs, stopText,
 } from "../factory.js";
 import { machineCard, sortByTrouble } from "../boardview.js";
-import { t } from "../i18n.js";
+import { dateTime, t } from "../i18n.js";
 import { debounce, subscribe } from "../live.js";
 import { openStops } from "../stops.js";
 import { busy } from "../ui.js";
@@ -93,9 +93,42 @@ function setupScreens() {
         const result = clear($("#screen-link"));
         result.append(h("p", { text: t("display.made", { days: 180 }) }),
           h("a", { href: link, class: "screen-url", text: link }));
+        await listScreens();
       } catch (err) { explain(err, { form }); }
     });
   });
+  listScreens();
+}
+
+// The office's screens, newest first: a lost or stolen TV link is revoked here and
+// stops reading the board at its next refresh.
+async function listScreens() {
+  const list = $("#screen-list");
+  let screens = [];
+  try { screens = await api("/api/display/screens"); } catch (err) { explain(err); return; }
+  screens.sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  clear(list);
+  if (!screens.length) list.append(h("li", { class: "screen-none", text: t("display.none") }));
+  for (const s of screens) {
+    const state = s.revoked ? t("display.revoked")
+      : t("display.until", { when: dateTime(s.expires_at) });
+    const item = h("li", { class: "row screen", "data-id": s.id },
+      h("strong", { text: s.name }), h("span", { class: "screen-state", text: state }));
+    if (!s.revoked) {
+      const button = h("button", { type: "button", class: "btn btn-warn",
+        text: t("display.revoke"), "aria-label": t("display.revoke") + ": " + s.name });
+      button.addEventListener("click", () => busy(button, async () => {
+        if (!confirm(t("display.revoke_confirm", { name: s.name }))) return;
+        try {
+          await api(`/api/display/screens/${encodeURIComponent(s.id)}/revoke`,
+            { method: "POST" });
+        } catch (err) { explain(err); }
+        await listScreens();
+      }));
+      item.append(button);
+    }
+    list.append(item);
+  }
 }
 
 async function main() {
