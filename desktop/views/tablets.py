@@ -1,4 +1,6 @@
-"""Where tablets connect: the LAN address of the embedded server and a QR code of it.
+"""Where tablets connect: the LAN address of the embedded server and a QR code of it,
+and the tablets paired so far, each of which the office can unpair (a lost or stolen
+tablet: its key stops working at once).
 
 When the local API could not start, the page says why in words and offers the way out
 (another port) instead of staying blank."""
@@ -8,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.i18n import tr
 from desktop.qr import qr_pixmap
@@ -68,13 +78,82 @@ class TabletsPage(QWidget):
         self.services = QLabel()
         self.services.setObjectName("services")
         self.hint = QLabel(tr("Scan to open the shop floor pages"))
+        self.devices_title = QLabel(f"<b>{tr('Paired tablets')}</b>")
+        self.devices = QListWidget()
+        self.devices.setObjectName("devices")
+        self.devices.setMinimumWidth(480)
+        self.devices.setMaximumHeight(180)
+        self.devices.currentItemChanged.connect(lambda *_: self._can_unpair())
+        self.unpair_button = QPushButton(tr("Unpair"))
+        self.unpair_button.setObjectName("unpair")
+        self.unpair_button.clicked.connect(self.unpair)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         for w in (self.hint, self.qr, self.address, self.pair_button, self.code_label,
-                  self.problem, self.other_port, self.services):  # fmt: skip
+                  self.problem, self.other_port, self.services, self.devices_title,
+                  self.devices, self.unpair_button):  # fmt: skip
             layout.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
+        for w in (self.devices_title, self.devices, self.unpair_button):
+            w.setVisible(session is not None)
         self.refresh()
+        self.load_devices()
+
+    def load_devices(self) -> None:
+        """The tablets paired (or waiting for their code), newest first."""
+        if self.session is None:
+            return
+        from datetime import datetime
+
+        from core.identity.devices import list_devices
+        from desktop.models.formatting import display
+
+        with self.session.read() as s:
+            rows = list_devices(s, org_id=self.session.actor.org_id)
+        self.devices.clear()
+        for row in reversed(rows):
+            if row["revoked_at"]:
+                state = tr("unpaired")
+            elif not row["paired"]:
+                state = tr("waiting for its code")
+            elif row["last_seen_at"]:
+                seen = datetime.fromisoformat(row["last_seen_at"])
+                state = tr("last seen {when}", when=display(seen))
+            else:
+                state = tr("paired")
+            item = QListWidgetItem(f"{row['name']} · {state}")
+            item.setData(Qt.ItemDataRole.UserRole, None if row["revoked_at"] else row["id"])
+            self.devices.addItem(item)
+        if not rows:
+            empty = QListWidgetItem(tr("No tablet paired yet"))
+            empty.setData(Qt.ItemDataRole.UserRole, None)
+            self.devices.addItem(empty)
+        self._can_unpair()
+
+    def _can_unpair(self) -> None:
+        item = self.devices.currentItem()
+        self.unpair_button.setEnabled(
+            item is not None and item.data(Qt.ItemDataRole.UserRole) is not None
+        )
+
+    def unpair(self, *, confirm: bool = True) -> None:
+        item = self.devices.currentItem()
+        device_id = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if device_id is None or self.session is None:
+            return
+        if confirm:
+            answer = QMessageBox.question(
+                self, tr("Unpair"),
+                tr("Unpair this tablet? It must be paired again to log in without limits."),
+            )  # fmt: skip
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        from core.identity.devices import revoke_device
+
+        with self.session.write() as s:
+            revoke_device(s, actor=self.session.actor, device_id=device_id)
+        self.load_devices()
+        self.status.emit(tr("Tablet unpaired"))
 
     def pair(self) -> None:
         """A one-time pairing code (core.identity.devices), shown as text and inside
@@ -88,6 +167,7 @@ class TabletsPage(QWidget):
         with self.session.write() as s:
             p = start_pairing(s, actor=self.session.actor, name=name)
         self.code = p.code
+        self.load_devices()
         self.code_label.setText(
             tr("Pairing code")
             + f": {p.code[:5]}-{p.code[5:]} "
