@@ -96,7 +96,9 @@ ES: dict[str, str] = {
     "last seen {when}": "vista por última vez {when}",
     "paired": "emparejada",
     "No tablet paired yet": "Todavía no hay tabletas emparejadas",
-    "Unpair this tablet? It must be paired again to log in without limits.": "¿Desemparejar esta tableta? Tendrá que emparejarse de nuevo para entrar sin límites.",
+    "Unpair this tablet? It must be paired again to log in without limits": (
+        "¿Desemparejar esta tableta? Tendrá que emparejarse de nuevo para entrar sin límites"
+    ),
     "Tablet unpaired": "Tableta desemparejada",
     "(valid {minutes} minutes, once)": "(válido {minutes} minutos, una vez)",
     "LAN address": "Dirección en la red local",

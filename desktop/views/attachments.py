@@ -11,6 +11,7 @@ rows and shows what the workers hand back.
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -67,18 +68,28 @@ THUMB = 72
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
+# One decode at a time across the decoder threads. Two QImageReaders at once deadlocked
+# (seen in CI): one thread holds Qt's image-plugin mutex and calls back into Python
+# (the QBuffer made here is a Python wrapper, so Qt asks it for overrides, which needs
+# the GIL), while another holds the GIL inside QImageReader.size(), waiting for that
+# mutex; the window's thread then waits for the GIL forever. Waiting on this lock
+# releases the GIL, so the cycle cannot form.
+_DECODE_LOCK = threading.Lock()
+
+
 def _decode(blobs: Any, sha256: str, box: QSize | None) -> QImage:
     """An image from the blob store, decoded at (about) ``box`` size: QImageReader
     scales while decoding, so a 12 MP photo never becomes a 48 MB bitmap for a thumb."""
     with files.open_blob(blobs, sha256) as fh:
         data = QByteArray(fh.read())
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.ReadOnly)
-    reader = QImageReader(buffer)
-    reader.setAutoTransform(True)  # EXIF orientation: upright as the camera saw it
-    if box is not None and reader.size().isValid():
-        reader.setScaledSize(reader.size().scaled(box, Qt.AspectRatioMode.KeepAspectRatio))
-    return reader.read()
+    with _DECODE_LOCK:
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        reader = QImageReader(buffer)
+        reader.setAutoTransform(True)  # EXIF orientation: upright as the camera saw it
+        if box is not None and reader.size().isValid():
+            reader.setScaledSize(reader.size().scaled(box, Qt.AspectRatioMode.KeepAspectRatio))
+        return reader.read()
 
 
 class _Decoder(QThread):
@@ -464,10 +475,11 @@ class AttachmentsPanel(QWidget):
             if image.isNull():
                 return None
             data = QByteArray()
-            buffer = QBuffer(data)
-            buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-            # The stubs say bytes; PySide6 takes a str format at run time (bytes: ValueError).
-            image.save(buffer, "PNG")  # type: ignore[call-overload]
+            with _DECODE_LOCK:  # the image plugins again (see _DECODE_LOCK)
+                buffer = QBuffer(data)
+                buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+                # The stubs say bytes; PySide6 takes a str format at run time.
+                image.save(buffer, "PNG")  # type: ignore[call-overload]
             name = f"{tr('screenshot')}-{datetime.now():%Y-%m-%d-%H%M%S}.png"
             return self._add([files.Incoming(name, data=bytes(data.data()))])
         self.message.setText(tr("There is no image or file to paste."))

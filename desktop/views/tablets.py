@@ -144,7 +144,7 @@ class TabletsPage(QWidget):
         if confirm:
             answer = QMessageBox.question(
                 self, tr("Unpair"),
-                tr("Unpair this tablet? It must be paired again to log in without limits."),
+                tr("Unpair this tablet? It must be paired again to log in without limits"),
             )  # fmt: skip
             if answer != QMessageBox.StandardButton.Yes:
                 return
