@@ -59,7 +59,56 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return GroupScheduling(config, log)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The quick loop (``scripts/dev quick``: ``-m "not slow and not browser"``) is the unit
+# layer: a test is ``slow`` when it needs something beyond its own process and a real
+# SQLite file. The rule is applied here from what the test asks for, so nobody has to
+# remember it: PostgreSQL (the cluster fixture), Qt widgets (pytest-qt's application),
+# mDNS on loopback; and the modules below, whose tests start another process or server
+# or import the legacy sample with its PIN hashing. A test marked ``pg`` is slow too.
+SLOW_FIXTURES = {"pg_server_url": "pg", "qapp": "qt"}
+SLOW_MODULES = {
+    "tests/test_legacy_import.py": "the legacy sample, 1,000 PINs hashed",
+    "tests/test_legacy_export.py": "the legacy sample, 1,000 PINs hashed",
+    "tests/test_demo.py": "structura demo in a subprocess",
+    "tests/test_live.py": "uvicorn servers with SSE clients",
+    "tests/test_migrate_fast.py": "fresh interpreters opening a store",
+    "tests/desktop/test_host.py": "the site services: uvicorn, agent, backups",
+    "tests/hardening/test_central_attacks.py": "the legacy sample, a central server",
+    "tests/api/test_wire.py": "uvicorn servers in threads",
+    "tests/api/test_schema.py": "schemathesis against a uvicorn server",
+    "tests/ops/test_metrics.py": "site serve and central workers",
+    "tests/ops/test_backup.py": "a second process holding the store",
+    "tests/attachments/test_s3.py": "an S3 server (moto)",
+    "tests/attachments/test_serve.py": "structura site serve",
+    "tests/compat/test_settings_cli.py": "structura site serve",
+    "tests/hardening/test_attacks.py": "structura site serve",
+    "tests/hardening/test_bad_input.py": "structura site serve, structura import",
+    "tests/hardening/test_domains.py": "structura site serve",
+    "tests/hardening/test_small_findings.py": "structura site serve",
+    "tests/hardening/test_tls.py": "structura site serve over HTTPS",
+    "tests/hardening/test_transport.py": "structura site serve over HTTPS",
+    "tests/hardening/test_secrets_at_rest.py": "structura site serve under a umask",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gone = [m for m in SLOW_MODULES if not (config.rootpath / m).is_file()]
+    if gone:
+        raise pytest.UsageError(f"SLOW_MODULES names files that do not exist: {gone}")
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        needs = [mark for fixture, mark in SLOW_FIXTURES.items() if fixture in names]
+        module = item.nodeid.split("::", 1)[0]
+        if (
+            needs
+            or module in SLOW_MODULES
+            or item.get_closest_marker("pg")
+            or xdist_group(item.nodeid) == "zeroconf"
+        ):
+            item.add_marker(pytest.mark.slow)
+        for mark in needs:
+            item.add_marker(getattr(pytest.mark, mark))
     # The browser group is found by path; a browser test elsewhere would start its own
     # server and Chromium on every worker.
     stray = [
