@@ -1,12 +1,22 @@
 """Sync benchmark against ``structura central serve`` on PostgreSQL over real HTTP.
 
     python -m bench.bench_sync [--jobs 100000] [--ops 10000] [--samples 200]
+    python -m bench.bench_sync --parts bootstrap,push,latency   # without the PouchDB peer
     python -m bench.bench_sync --property 200   # the long run of the stateful test
 
 Uses STRUCTURA_TEST_PG_URL when set, else a throwaway cluster (bench/harness/pg.py).
 Prints: bootstrap of a new site with N job rows (target < 5 s), push of M queued ops with
 conflict checks (target < 3 s), and propagation latency site A -> central -> site B with
 both online (target p95 < 100 ms), each with where the time goes.
+
+With ``pouch`` in ``--parts`` (the default) the same run also measures the PouchDB peer
+(bench/peers/pouchdb: PouchDB on its LevelDB adapter against an express-pouchdb server in
+its own Node process on 127.0.0.1), each right after Structura's figure and with the
+same sizes, and prints the ratios: push <= 0.5x PouchDB's ``replicate.to`` of the same
+docs with the same conflicts, propagation p95 <= PouchDB live sync's p95, bootstrap
+beside PouchDB's ``replicate.from`` into an empty db and beside the floor. The peer's
+npm packages are installed (``npm ci``) by the first run that needs them. Every figure
+is printed with the 1-minute load average when it was taken.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -45,6 +56,87 @@ from sync_agent.agent import SyncAgent, enroll_site  # noqa: E402
 
 # The benchmarks' PostgreSQL: STRUCTURA_TEST_PG_URL or a throwaway cluster.
 pg_server = server_from_env
+
+PEER_DIR = ROOT / "bench" / "peers" / "pouchdb"
+# Docs per replication batch for the peer: the site agent pushes 1,000 ops a batch; the
+# peer is also fastest at 1,000 here (PouchDB's default of 100 bootstraps ~1.4x slower).
+POUCH_BATCH_SIZE = 1000
+
+
+def load() -> str:
+    """The 1-minute load average, printed beside every figure (2 shared cores)."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def ensure_pouch_installed() -> None:
+    """``npm ci`` in bench/peers/pouchdb when its node_modules is missing (bench runs
+    only; nothing installs at import time)."""
+    if (PEER_DIR / "node_modules").is_dir():
+        return
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        raise RuntimeError("the PouchDB peer needs Node.js and npm (apt-get install nodejs npm)")
+    print("(installing the PouchDB peer: npm ci in bench/peers/pouchdb)", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PEER_DIR, check=True)
+
+
+class PouchPeer:
+    """bench/peers/pouchdb/peer.js driven over its stdin: one JSON command a line, one
+    JSON answer a line. The peer starts its PouchDB server as its own Node process."""
+
+    def __init__(self) -> None:
+        ensure_pouch_installed()
+        node = shutil.which("node")
+        assert node is not None  # ensure_pouch_installed checked
+        self.proc = subprocess.Popen(
+            [node, "peer.js", "--stdin"], cwd=PEER_DIR, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def call(self, cmd: str, **kw) -> dict:
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None  # both are pipes
+        stdin.write(json.dumps({"cmd": cmd, **kw}) + "\n")
+        stdin.flush()
+        line = stdout.readline()
+        if not line:
+            raise RuntimeError(f"the PouchDB peer exited during {cmd!r}")
+        out = json.loads(line)
+        if not out["ok"]:
+            raise RuntimeError(f"the PouchDB peer failed {cmd!r}: {out['error']}")
+        return out["result"]
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                self.call("stop")
+        finally:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def pouch_peer() -> Iterator[PouchPeer]:
+    peer = PouchPeer()
+    try:
+        yield peer
+    finally:
+        peer.close()
+
+
+def percentile(lat: list[float], q: float) -> float:
+    """The same rank rule for both sides: sorted, index int(q * n)."""
+    s = sorted(lat)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
 
 
 def free_port() -> int:
@@ -119,6 +211,15 @@ def seed_jobs(store, org_id: str, n: int) -> str:
     return machine_id
 
 
+def job_template(central_store, org_id: str) -> dict:
+    """A seeded job row as the central server sends it: the PouchDB peer's doc shape."""
+    with central_store.read() as s:
+        row = s.scalars(
+            select(Job).where(Job.org_id == org_id).order_by(Job.sequence).limit(1)
+        ).one()
+        return row_to_json(row)
+
+
 def new_site(central_store, base: str, org_id: str, name: str, tmp: Path) -> tuple:
     with central_store.write() as s:
         site = create_site(s, org_id=org_id, name=name)
@@ -145,13 +246,13 @@ def bench_bootstrap(central_store, base, org_id, tmp, n) -> tuple:
     print(f"bootstrap: {count} job rows in {t_boot:.2f} s (target < 5 s) "
           f"[snapshot download+parse alone {t_download:.2f} s for {lines} lines; "
           f"apply {max(0.0, t_boot - t_download):.2f} s; catch-up pull {t_pull:.2f} s, "
-          f"{pulled} entries]")  # fmt: skip
+          f"{pulled} entries] ({load()})")  # fmt: skip
     t_floor = bootstrap_floor(central_store, org_id, tmp)
     print(f"  floor (PostgreSQL COPY out of the jobs + SQLite executemany into an empty "
           f"table, index after, one commit): {t_floor:.2f} s; bootstrap = "
           f"{t_boot / t_floor:.1f}x the floor (target <= 2x: "
-          f"{'met' if t_boot <= 2 * t_floor else 'NOT met'})")  # fmt: skip
-    return store, agent, t_boot
+          f"{met(t_boot <= 2 * t_floor)}) ({load()})")  # fmt: skip
+    return store, agent, t_boot, t_floor
 
 
 def bootstrap_floor(central_store, org_id, tmp) -> float:
@@ -219,11 +320,12 @@ def bench_push(central_store, store, agent, org_id, n_ops) -> float:
     http = sum(calls)
     print(f"push: {pushed} ops in {total:.2f} s (target < 3 s) [{len(calls)} batches; "
           f"HTTP round trips incl. central apply {http:.2f} s; site outbox read + result "
-          f"recording {total - http:.2f} s; {conflicts} conflicts recorded]")  # fmt: skip
+          f"recording {total - http:.2f} s; {conflicts} conflicts recorded] "
+          f"({load()})")  # fmt: skip
     return total
 
 
-def bench_latency(central_store, base, org_id, tmp, samples) -> list[float]:
+def bench_latency(central_store, base, org_id, tmp, samples) -> tuple[list[float], dict]:
     a_store, a = new_site(central_store, base, org_id, "A", tmp)
     b_store, b = new_site(central_store, base, org_id, "B", tmp)
     for ag in (a, b):
@@ -232,7 +334,9 @@ def bench_latency(central_store, base, org_id, tmp, samples) -> list[float]:
     assert info is not None  # new_site made it
     actor = Actor(org_id=info.org_id, user_id=None, role="admin")
     with a_store.write() as s:
-        cid = writes.create(s, actor=actor, entity="clients", data={"name": "latency"}).id
+        client = writes.create(s, actor=actor, entity="clients", data={"name": "latency"})
+        cid = client.id
+        client_row = row_to_json(client)
     a.sync_once()
     b.sync_once()
     arrived = threading.Event()
@@ -249,10 +353,26 @@ def bench_latency(central_store, base, org_id, tmp, samples) -> list[float]:
                         arrived.set()
 
     b_store.changes.subscribe(on_b)
+    # Where the time goes: A's push calls and B's pulls that brought entries, timed.
+    calls: dict[str, list[tuple[float, float]]] = {"push": [], "pull": []}
+
+    def timed(name, fn, keep=lambda result: True):
+        def call(*args, **kw):
+            t = time.perf_counter()
+            result = fn(*args, **kw)
+            if keep(result):
+                calls[name].append((t, time.perf_counter()))
+            return result
+
+        return call
+
+    a.client.push = timed("push", a.client.push)
+    b.client.pull = timed("pull", b.client.pull, lambda page: bool(page.entries))
     a.start()
     b.start()
     time.sleep(0.5)
     lat = []
+    marks: list[tuple[float, float, float]] = []  # write started, write returned, seen on B
     try:
         for i in range(samples):
             arrived.clear()
@@ -260,19 +380,103 @@ def bench_latency(central_store, base, org_id, tmp, samples) -> list[float]:
             t0 = time.perf_counter()
             with a_store.write() as s:
                 writes.update(s, actor=actor, entity="clients", id=cid, data={"phone": str(i)})
+            t_written = time.perf_counter()
             if not arrived.wait(5):
                 print(f"  sample {i} did not arrive within 5 s")
                 continue
-            lat.append((time.perf_counter() - t0) * 1000)
+            t_seen = time.perf_counter()
+            lat.append((t_seen - t0) * 1000)
+            marks.append((t0, t_written, t_seen))
     finally:
         a.stop(2)
         b.stop(2)
     lat.sort()
-    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
-    print(f"propagation A -> central -> B: n={len(lat)} p50 {p(0.5):.1f} ms, "
-          f"p95 {p(0.95):.1f} ms (target < 100 ms), p99 {p(0.99):.1f} ms, "
-          f"max {lat[-1]:.1f} ms, mean {statistics.mean(lat):.1f} ms")  # fmt: skip
-    return lat
+    print(f"propagation A -> central -> B: n={len(lat)} p50 {percentile(lat, 0.5):.1f} ms, "
+          f"p95 {percentile(lat, 0.95):.1f} ms (target < 100 ms), "
+          f"p99 {percentile(lat, 0.99):.1f} ms, max {lat[-1]:.1f} ms, "
+          f"mean {statistics.mean(lat):.1f} ms ({load()})")  # fmt: skip
+    print_latency_stages(marks, calls)
+    return lat, client_row
+
+
+def print_latency_stages(marks, calls) -> None:
+    """Median and p95 of each stage of a propagation: the write on A (its commit and
+    fsync), A's push loop waking, A's push HTTP call (central apply included), the
+    central server answering B's long poll, and B applying the entry."""
+    stages: dict[str, list[float]] = {
+        "write on A": [], "write start -> A's push sent": [],
+        "push HTTP (central apply incl.)": [], "push sent -> B's pull answered": [],
+        "B's pull answered -> seen on B": [],
+    }  # fmt: skip
+    for t0, t_written, t_seen in marks:
+        push = next(((s, e) for s, e in calls["push"] if t0 <= s <= t_seen), None)
+        if push is None:
+            continue
+        pull = next(((s, e) for s, e in calls["pull"] if push[0] <= e <= t_seen), None)
+        if pull is None:
+            continue
+        for name, v in zip(stages, (t_written - t0, push[0] - t0, push[1] - push[0],
+                                    pull[1] - push[0], t_seen - pull[1]), strict=True):  # fmt: skip
+            stages[name].append(v * 1000)
+    if not stages["write on A"]:
+        return
+    print("  where the time goes (median / p95 ms, "
+          f"n={len(stages['write on A'])}): "
+          + "; ".join(f"{k} {percentile(v, 0.5):.1f} / {percentile(v, 0.95):.1f}"
+                      for k, v in stages.items()))  # fmt: skip
+
+
+def pouch_bootstrap(peer: PouchPeer, t_boot: float, t_floor: float, rows: list) -> None:
+    r = peer.call("bootstrap")
+    t = r["seconds"]
+    print(f"  PouchDB: replicate.from of {r['docs']} docs from the PouchDB server into an "
+          f"empty {r['adapter']} db in {t:.2f} s (batch_size {r['batch_size']}) "
+          f"({load()}); Structura bootstrap = {t_boot / t:.2f}x PouchDB's; PouchDB = "
+          f"{t / t_floor:.1f}x the floor")  # fmt: skip
+    rows.append(("bootstrap", f"{t_boot:.2f} s", f"{t:.2f} s", f"{t_boot / t:.2f}x",
+                 "-", "-", load()))  # fmt: skip
+    rows.append(("bootstrap vs floor", f"{t_boot:.2f} s", f"floor {t_floor:.2f} s",
+                 f"{t_boot / t_floor:.2f}x", "<= 2x", met(t_boot <= 2 * t_floor),
+                 load()))  # fmt: skip
+
+
+def pouch_push(peer: PouchPeer, t_push: float, n_ops: int, rows: list) -> None:
+    r = peer.call("push", ops=n_ops, conflict_every=10)
+    t = r["seconds"]
+    ok = t_push <= 0.5 * t
+    print(f"  PouchDB: replicate.to of {r['docs_written']} edited docs ({r['conflicts']} of "
+          f"them conflicting revisions on the server) in {t:.2f} s (batch_size "
+          f"{r['batch_size']}) ({load()}); Structura push = {t_push / t:.2f}x PouchDB's "
+          f"(target <= 0.5x: {met(ok)})")  # fmt: skip
+    rows.append(("push", f"{t_push:.2f} s", f"{t:.2f} s", f"{t_push / t:.2f}x", "<= 0.5x",
+                 met(ok), load()))  # fmt: skip
+
+
+def pouch_latency(peer: PouchPeer, lat: list[float], client_row: dict, samples: int,
+                  rows: list) -> None:  # fmt: skip
+    r = peer.call("latency", samples=samples, client=client_row)
+    plat = sorted(r["latencies_ms"])
+    p95, pp95 = percentile(lat, 0.95), percentile(plat, 0.95)
+    ok = p95 <= pp95
+    print(f"  PouchDB live sync A -> server -> B: n={len(plat)} ({r['missed']} missed) "
+          f"p50 {percentile(plat, 0.5):.1f} ms, p95 {pp95:.1f} ms, "
+          f"p99 {percentile(plat, 0.99):.1f} ms, max {plat[-1]:.1f} ms, "
+          f"mean {statistics.mean(plat):.1f} ms ({load()}); Structura p95 = "
+          f"{p95 / pp95:.2f}x PouchDB's (target <= 1x: {met(ok)})")  # fmt: skip
+    rows.append(("propagation p95", f"{p95:.1f} ms", f"{pp95:.1f} ms", f"{p95 / pp95:.2f}x",
+                 "<= 1x", met(ok), load()))  # fmt: skip
+    rows.append(("propagation p50", f"{percentile(lat, 0.5):.1f} ms",
+                 f"{percentile(plat, 0.5):.1f} ms",
+                 f"{percentile(lat, 0.5) / percentile(plat, 0.5):.2f}x", "-", "-",
+                 load()))  # fmt: skip
+
+
+def print_summary(rows: list) -> None:
+    head = ("measurement", "Structura", "PouchDB", "ratio", "target", "met", "load")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    print("summary (Structura beside the PouchDB peer, same run; ratio = Structura / peer):")
+    for r in [head, *rows]:
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +484,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--ops", type=int, default=10_000)
     ap.add_argument("--samples", type=int, default=200)
-    ap.add_argument("--parts", default="bootstrap,push,latency", help="which measurements")
+    ap.add_argument(
+        "--parts",
+        default="bootstrap,push,latency,pouch",
+        help="which measurements (bootstrap always runs); pouch: the PouchDB peer beside each",
+    )
+    ap.add_argument("--pouch-batch-size", type=int, default=POUCH_BATCH_SIZE)
     ap.add_argument(
         "--property",
         type=int,
@@ -293,8 +502,11 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call(
             [sys.executable, "-m", "pytest", "-q", "tests/sync/test_property.py",
              "-o", "timeout=0"], cwd=ROOT, env=env)  # fmt: skip
+    parts = set(args.parts.split(","))
+    n_ops = min(args.ops, args.jobs)
+    rows: list = []
     with pg_server() as server, fresh_database(server, "bench_sync") as url, \
-            tempfile.TemporaryDirectory() as tmpdir:  # fmt: skip
+            tempfile.TemporaryDirectory() as tmpdir, contextlib.ExitStack() as stack:  # fmt: skip
         tmp = Path(tmpdir)
         central_store = open_central_store(url)
         with central_store.write() as s:
@@ -302,17 +514,35 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         seed_jobs(central_store, org_id, args.jobs)
         print(f"(seeded {args.jobs} jobs on central in {time.perf_counter() - t0:.1f} s)")
+        peer = None
+        if "pouch" in parts:
+            peer = stack.enter_context(pouch_peer())
+            r = peer.call("setup", jobs=args.jobs, template=job_template(central_store, org_id),
+                          batch_size=args.pouch_batch_size)  # fmt: skip
+            print(f"(PouchDB peer: pouchdb {r['pouchdb']} on its {r['adapter']} adapter, "
+                  f"server express-pouchdb {r['express_pouchdb']} (same adapter) on "
+                  f"127.0.0.1:{r['port']}; seeded {r['seeded']} job-shaped docs in "
+                  f"{r['seed_seconds']:.1f} s)")  # fmt: skip
         with central_server(url) as base:
-            parts = set(args.parts.split(","))
-            store, agent, _ = bench_bootstrap(central_store, base, org_id, tmp, args.jobs)
+            store, agent, t_boot, t_floor = bench_bootstrap(
+                central_store, base, org_id, tmp, args.jobs
+            )
+            if peer is not None:
+                pouch_bootstrap(peer, t_boot, t_floor, rows)
             if "push" in parts:
-                bench_push(central_store, store, agent, org_id, min(args.ops, args.jobs))
+                t_push = bench_push(central_store, store, agent, org_id, n_ops)
+                if peer is not None:
+                    pouch_push(peer, t_push, n_ops, rows)
             agent.client.close()
             store.dispose()
             if "latency" in parts:
-                bench_latency(central_store, base, org_id, tmp, args.samples)
+                lat, client_row = bench_latency(central_store, base, org_id, tmp, args.samples)
+                if peer is not None:
+                    pouch_latency(peer, lat, client_row, args.samples, rows)
         central_store.dispose()
-    print(json.dumps({"ok": True}))
+    if rows:
+        print_summary(rows)
+    print(json.dumps({"ok": True, "summary": rows}))
     return 0
 
 
