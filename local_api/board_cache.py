@@ -9,8 +9,8 @@ touches:
 - a ``jobs`` row: the job's machine, any card showing the job, and every card's queue
   length (one grouped count; a job may have moved between machines);
 - ``alerts`` and ``downtimes`` rows: their machine's card;
-- a production record (``daily.entity``): added once to its machine's counters for
-  today, then that card.
+- a production record (a production report, or a production event of the older
+  shape): added once to its machine's counters for today, then that card.
 
 The next request recomputes only the marked cards (``core.factory.actions.board`` with
 ``machine_ids`` and the counters as ``production``) and re-encodes the list once;
@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.db import Store
-from core.models import Alert, Downtime, Event, Job
+from core.models import Alert, Downtime, Event, Job, ProductionReport
 from core.sync.notices import ChangeNotice
 
 Totals = tuple[Decimal, Decimal]
@@ -68,6 +68,22 @@ def event_production(
     return [r[:4] for r in rows if r[4] >= since]
 
 
+def report_production(
+    session: Session, org_id: str, since: datetime, ids: Sequence[str] | None
+) -> Iterable[tuple[Any, ...]]:
+    """(id, machine_id, produced, scrap) of production reports since ``since`` (an
+    opening balance is not production of the day: core.factory.oee counts it out too)."""
+    r = ProductionReport
+    stmt = select(r.id, r.machine_id, r.good_qty, r.scrap_qty, r.at).where(
+        r.org_id == org_id, r.kind != "opening", r.deleted_at.is_(None)
+    )
+    # The quantities are added here: a sum in SQL would come back as the stored scaled
+    # integer, not through the column type.
+    where = r.at >= since if ids is None else r.id.in_(list(ids))
+    rows = session.execute(stmt.where(where))
+    return [(id_, m, good + bad, bad) for id_, m, good, bad, at in rows if at >= since]
+
+
 @dataclass(frozen=True)
 class DailySource:
     """Where a machine's production of the day comes from: the entity whose notices
@@ -75,6 +91,11 @@ class DailySource:
 
     entity: str = "events"
     rows: ProductionRows = event_production
+
+
+# Progress is recorded as production reports; events of type PRODUCTION are what older
+# tablets and the compatibility API still send. Both count, as in core.factory.oee.
+DAILY = (DailySource(), DailySource("production_reports", report_production))
 
 
 @dataclass(frozen=True)
@@ -90,14 +111,14 @@ class BoardCache:
         compute: Callable[..., list[dict[str, Any]]],
         *,
         max_age: float = 5.0,
-        daily: DailySource | None = None,
+        daily: Sequence[DailySource] = DAILY,
     ) -> None:
         # The app's context (store and site are read from it each time: tests and the
         # desktop rebind an app to another store, handing the subscribers over).
         self.context = context
         self.compute = compute  # core.factory.actions.board
         self.max_age = max_age
-        self.daily = daily or DailySource()
+        self.daily = {source.entity: source for source in daily}
         self._lock = threading.Lock()  # pending notices
         self._build = threading.Lock()  # one recomputation at a time
         self._pending: dict[str, set[str]] = {}
@@ -106,7 +127,7 @@ class BoardCache:
         self._encoded: Encoded | None = None
         self._refreshed = 0.0
         self._day: Any = None
-        self._counted: set[str] = set()
+        self._counted: set[tuple[str, str]] = set()
         self._production: dict[str, Totals] = {}
         # job id -> (machine, in a queue) as last seen in a notice: a progress report on
         # a job that stays put needs no queue recount.
@@ -133,7 +154,8 @@ class BoardCache:
             for n in notices:
                 if n.org_id != self.org_id:
                     continue
-                if n.entity == self.daily.entity and n.kind == "delete":
+                if n.entity in self.daily and n.kind != "create":
+                    # A record changed or deleted: its amount may already be counted.
                     self._everything = True
                 self._pending.setdefault(n.entity, set()).add(n.id)
 
@@ -166,19 +188,20 @@ class BoardCache:
             self._counted = set()
             self._production = {}
             self._jobs = {}
-            self._count(self.daily.rows(s, self.org_id, midnight, None))
+            for source in self.daily.values():
+                self._count(source.entity, source.rows(s, self.org_id, midnight, None))
             cards = self.compute(s, org_id=self.org_id, now=now, production=self._production)
         self._day = now.date()
         self._cards = {c["id"]: c for c in cards}
         self.full_builds += 1
         self._encode()
 
-    def _count(self, rows: Iterable[tuple[Any, ...]]) -> set[str]:
+    def _count(self, entity: str, rows: Iterable[tuple[Any, ...]]) -> set[str]:
         touched = set()
         for id_, machine_id, qty, scrap in rows:
-            if id_ in self._counted or machine_id is None:
+            if (entity, id_) in self._counted or machine_id is None:
                 continue
-            self._counted.add(id_)
+            self._counted.add((entity, id_))
             made, bad = self._production.get(machine_id, (Decimal(0), Decimal(0)))
             self._production[machine_id] = (made + _amount(qty), bad + _amount(scrap))
             touched.add(machine_id)
@@ -213,9 +236,11 @@ class BoardCache:
                             )
                         )
                     )
-            made = pending.get(self.daily.entity)
-            if made:
-                machines |= self._count(self.daily.rows(s, self.org_id, midnight, sorted(made)))
+            for source in self.daily.values():
+                made = pending.get(source.entity)
+                if made:
+                    rows = source.rows(s, self.org_id, midnight, sorted(made))
+                    machines |= self._count(source.entity, rows)
             machines.discard(None)
             if stale:
                 which: set[str] | None = None

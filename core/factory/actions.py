@@ -4,29 +4,26 @@ path (so it is audited, queued for sync and broadcast like any other change)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import rules, writes
 from core.clock import utcnow
 from core.errors import Forbidden, Invalid
+from core.factory.board import ACTIVE
+from core.factory.board import board as board  # re-exported: the cards, read with Core
 from core.factory.maintenance import raise_alert
 from core.factory.maintenance import record_maintenance as record_maintenance  # re-exported
-from core.factory.oee import machines_oee
-from core.factory.rules import job_ref, open_downtime
+from core.factory.rules import open_downtime
 from core.fields import Quantity
-from core.models import Alert, Downtime, Job, Machine
+from core.models import Job, Machine
 from core.registry import registry
-from core.serial import to_json
 from core.writes import Actor, get_live
-
-ACTIVE = ("PENDING", "IN_PROGRESS", "PAUSED")
 
 
 def _spec(name: str) -> Any:
@@ -255,147 +252,3 @@ def my_jobs(session: Session, *, actor: Actor) -> list[Job]:
         jobs,
         key=lambda j: (rank[j.status], j.sequence, j.due_at or datetime.max.replace(tzinfo=UTC)),
     )
-
-
-def _next_job(session: Session, live: tuple[Any, ...], machine_id: str) -> Job | None:
-    """First PENDING job by sequence, then due date. In two indexed steps: ordering by
-    (sequence, due_at) at once would sort the machine's whole queue."""
-    pending = (*live, Job.machine_id == machine_id, Job.status == "PENDING")
-    first = session.scalar(select(func.min(Job.sequence)).where(*pending))
-    if first is None:
-        return None
-    stmt = (
-        select(Job)
-        .where(*pending, Job.sequence == first)
-        .order_by(Job.due_at.asc().nulls_last(), Job.id)
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
-
-
-def _current_job(session: Session, live: tuple[Any, ...], machine: Machine) -> Job | None:
-    """The machine's current job, else its first job in progress."""
-    if machine.current_job_id:
-        job = session.get(Job, (machine.org_id, machine.current_job_id))
-        if job is not None and job.deleted_at is None and job.status in ACTIVE:
-            return job
-    stmt = (
-        select(Job)
-        .where(*live, Job.machine_id == machine.id, Job.status == "IN_PROGRESS")
-        .order_by(Job.sequence)
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
-
-
-def board(
-    session: Session,
-    *,
-    org_id: str,
-    now: datetime | None = None,
-    machine_ids: Collection[str] | None = None,
-    production: Mapping[str, tuple[Decimal, Decimal]] | None = None,
-) -> list[dict[str, Any]]:
-    """One card per active machine: status, current job and progress, next job up, OEE
-    today, open alerts.
-
-    Read with a few indexed queries per machine and grouped counts, never by loading the
-    organisation's open jobs: a factory accumulates 100,000 of them. ``machine_ids``
-    limits the cards to those machines, ``production`` gives today's (produced, scrap) per
-    machine instead of summing the day's events (the LAN API's board cache does both).
-    """
-    now = now or utcnow()
-    midnight = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
-    live = (Job.org_id == org_id, Job.deleted_at.is_(None))
-    which = () if machine_ids is None else (Machine.id.in_(list(machine_ids)),)
-    machines = session.scalars(
-        select(Machine)
-        .where(Machine.org_id == org_id, Machine.deleted_at.is_(None), Machine.is_active.is_(True))
-        .where(*which)
-        .order_by(Machine.name)
-    ).all()
-    queue_lengths = dict(
-        session.execute(
-            select(Job.machine_id, func.count())
-            .where(*live, Job.status.in_(ACTIVE))
-            .group_by(Job.machine_id)
-        ).all()
-    )
-    open_alerts = dict(
-        session.execute(
-            select(Alert.machine_id, func.count())
-            .where(Alert.org_id == org_id, Alert.dismissed_at.is_(None), Alert.deleted_at.is_(None))
-            .group_by(Alert.machine_id)
-        ).all()
-    )
-    # An open stop is the machine's state on the board: its reason and since when.
-    stops: dict[str, Downtime] = {}
-    for stop in session.scalars(
-        select(Downtime)
-        .where(Downtime.org_id == org_id, Downtime.ended_at.is_(None),
-               Downtime.deleted_at.is_(None))
-        .order_by(Downtime.started_at)
-    ):  # fmt: skip
-        stops[stop.machine_id] = stop
-    oee = (
-        machines_oee(
-            session,
-            org_id=org_id,
-            machines=list(machines),
-            start=midnight,
-            end=now,
-            now=now,
-            production=production,
-        )
-        if now > midnight
-        else {}
-    )
-    return [
-        {
-            "id": m.id,
-            "name": m.name,
-            "type": m.type,
-            "status": m.status,
-            "status_since": to_json(m.status_since),
-            "stop": _stop_card(stops.get(m.id)),
-            "color": m.color,
-            "version": m.version,
-            "current_job": _job_card(_current_job(session, live, m)),
-            "next_job": _job_card(_next_job(session, live, m.id)),
-            "queue_length": int(queue_lengths.get(m.id, 0)),
-            "oee_today": oee[m.id]["oee"] if m.id in oee else None,
-            "open_alerts": int(open_alerts.get(m.id, 0)),
-            "total_meters": to_json(m.total_meters),
-            "next_maintenance_at": to_json(m.next_maintenance_at),
-        }
-        for m in machines
-    ]
-
-
-def _stop_card(stop: Downtime | None) -> dict[str, Any] | None:
-    if stop is None:
-        return None
-    return {
-        "id": stop.id,
-        "reason": stop.reason,
-        "since": to_json(stop.started_at),
-        "planned": stop.planned,
-        "version": stop.version,
-    }
-
-
-def _job_card(job: Job | None) -> dict[str, Any] | None:
-    if job is None:
-        return None
-    return {
-        "id": job.id,
-        "doc_number": job.doc_number,
-        "ref": job_ref(job),
-        "title": job.title,
-        "status": job.status,
-        "progress": to_json(job.progress),
-        "produced_qty": to_json(job.produced_qty),
-        "quantity": to_json(job.quantity),
-        "unit": job.unit,
-        "version": job.version,
-    }

@@ -14,19 +14,21 @@ were validated that holds no usable number is skipped, never a failure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
 from core.errors import Invalid, NotFound
 from core.factory.events import safe_quantity
 from core.models import Downtime, Event, Machine, ProductionReport
+from core.orm import core_sql
 
 PRODUCTION = "PRODUCTION"
 FOUR = Decimal("0.0001")
@@ -133,17 +135,24 @@ def _production(
     return totals
 
 
+@functools.cache
+def _stops() -> Any:
+    """Stops overlapping [start, end): built once (the board asks on every write)."""
+    d = Downtime.__table__
+    return select(d.c.machine_id, d.c.started_at, d.c.ended_at, d.c.planned).where(
+        d.c.org_id == bindparam("org"), d.c.deleted_at.is_(None),
+        d.c.started_at < bindparam("end"),
+        d.c.ended_at.is_(None) | (d.c.ended_at > bindparam("start")),
+    )  # fmt: skip
+
+
 def _downtime(
     session: Session, org_id: str, start: datetime, end: datetime, now: datetime
 ) -> dict[str, tuple[Decimal, Decimal]]:
     """(planned, unplanned) stopped minutes per machine overlapping [start, end)."""
-    d = Downtime
-    stmt = select(d.machine_id, d.started_at, d.ended_at, d.planned).where(
-        Downtime.org_id == org_id, Downtime.deleted_at.is_(None), Downtime.started_at < end,
-        (Downtime.ended_at.is_(None)) | (Downtime.ended_at > start),
-    )  # fmt: skip
+    params = {"org": org_id, "start": start, "end": end}
     totals: dict[str, tuple[Decimal, Decimal]] = {}
-    for machine_id, began, ended, planned in session.execute(stmt):
+    for machine_id, began, ended, planned in core_sql.connection(session).execute(_stops(), params):
         minutes = _overlap_minutes(start, end, began, ended or now)
         p, u = totals.get(machine_id, (Decimal(0), Decimal(0)))
         totals[machine_id] = (p + minutes, u) if planned else (p, u + minutes)
@@ -154,7 +163,7 @@ def machines_oee(
     session: Session,
     *,
     org_id: str,
-    machines: list[Machine],
+    machines: Sequence[Any],  # Machine rows or objects: id, name, ideal_rate
     start: datetime,
     end: datetime,
     now: datetime | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, time
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -98,6 +99,28 @@ def test_board_cache_equals_a_fresh_board_after_random_writes(
                 admin.delete(path, headers={"If-Match": f'"{current["version"]}"'})
         _check(context, app)
     assert cache.full_builds == builds  # never went back to the day's events
+
+
+def test_a_progress_report_counts_on_the_board_without_a_rebuild(
+    app: Any, context: Any, admin: Any, people: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress is stored as a production report (not an event): the board's daily
+    counters take it, once, and the card is recomputed from them."""
+    cache = app.state.board
+    monkeypatch.setattr(cache, "max_age", 3600.0)
+    machine = _machine(admin, "Report M")
+    job = _job(admin, machine, 1, people["operator"])
+    assert admin.post(f"/api/jobs/{job['id']}/start").status_code == 200
+    _check(context, app)
+    builds = cache.full_builds
+    for made in ("5", "2.5"):
+        r = admin.post(f"/api/jobs/{job['id']}/progress", json={"produced": made, "scrap": "1"})
+        assert r.status_code == 200, r.text
+        _check(context, app)
+    assert cache._production[machine["id"]] == (Decimal("7.5"), Decimal(2))
+    card = next(c for c in orjson.loads(cache.get().body) if c["id"] == machine["id"])
+    assert card["current_job"]["produced_qty"] == "7.500"
+    assert cache.full_builds == builds
 
 
 def test_board_etag_and_not_modified(client: Any, as_: Any, factory: dict[str, Any]) -> None:
