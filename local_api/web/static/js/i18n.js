@@ -20,23 +20,33 @@ export function t(key, params = {}) {
 
 export function has(key) { return key in load(); }
 
-const numberFormats = new Map();
+// Intl formatters are slow to make (a board of a dozen cards made dozens, a visible
+// part of its first draw on a slow tablet): each kind, language and options made once.
+// A bad option (an unknown time zone) throws here as before and is not kept.
+const formatters = new Map();
+function formatter(Kind, locale, opts) {
+  const key = `${Kind.name}|${locale}|${JSON.stringify(opts)}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Kind(locale, opts);
+    formatters.set(key, f);
+  }
+  return f;
+}
+
 export function num(value, digits = 0) {
   if (value === null || value === undefined || value === "") return "–";
   const n = Number(value);
   if (!Number.isFinite(n)) return String(value);
-  const k = `${digits}`;
-  if (!numberFormats.has(k)) {
-    numberFormats.set(k, new Intl.NumberFormat(lang(), { maximumFractionDigits: digits,
-      minimumFractionDigits: 0 }));
-  }
-  return numberFormats.get(k).format(n);
+  return formatter(Intl.NumberFormat, lang(), { maximumFractionDigits: digits,
+    minimumFractionDigits: 0 }).format(n);
 }
 
 export function money(value, currency) {
   if (value === null || value === undefined) return "–";
   try {
-    return new Intl.NumberFormat(lang(), { style: "currency", currency }).format(Number(value));
+    return formatter(Intl.NumberFormat, lang(), { style: "currency", currency })
+      .format(Number(value));
   } catch {
     return `${num(value, 2)} ${currency || ""}`.trim();
   }
@@ -44,7 +54,7 @@ export function money(value, currency) {
 
 export function pct(ratio) {
   if (ratio === null || ratio === undefined) return "–";
-  return new Intl.NumberFormat(lang(), { style: "percent", maximumFractionDigits: 1 })
+  return formatter(Intl.NumberFormat, lang(), { style: "percent", maximumFractionDigits: 1 })
     .format(Number(ratio));
 }
 
@@ -54,8 +64,8 @@ export function time(iso, tz) {
   if (!iso) return "–";
   const opts = { hour: "2-digit", minute: "2-digit" };
   if (tz) opts.timeZone = tz;
-  try { return new Intl.DateTimeFormat(lang(), opts).format(new Date(iso)); }
-  catch { return new Intl.DateTimeFormat(lang(), { hour: "2-digit", minute: "2-digit" })
+  try { return formatter(Intl.DateTimeFormat, lang(), opts).format(new Date(iso)); }
+  catch { return formatter(Intl.DateTimeFormat, lang(), { hour: "2-digit", minute: "2-digit" })
     .format(new Date(iso)); }
 }
 
@@ -64,13 +74,16 @@ export function dateTime(iso, tz) {
   const opts = { weekday: "short", day: "numeric", month: "short", hour: "2-digit",
     minute: "2-digit" };
   if (tz) opts.timeZone = tz;
-  try { return new Intl.DateTimeFormat(lang(), opts).format(new Date(iso)); }
-  catch { delete opts.timeZone; return new Intl.DateTimeFormat(lang(), opts).format(new Date(iso)); }
+  try { return formatter(Intl.DateTimeFormat, lang(), opts).format(new Date(iso)); }
+  catch {
+    delete opts.timeZone;
+    return formatter(Intl.DateTimeFormat, lang(), opts).format(new Date(iso));
+  }
 }
 
 export function longDate(d) {
-  return new Intl.DateTimeFormat(lang(), { weekday: "long", day: "numeric", month: "long",
-    year: "numeric", timeZone: "UTC" }).format(d);
+  return formatter(Intl.DateTimeFormat, lang(), { weekday: "long", day: "numeric",
+    month: "long", year: "numeric", timeZone: "UTC" }).format(d);
 }
 
 /** The calendar date (YYYY-MM-DD) an instant falls on in a zone. */
@@ -78,8 +91,11 @@ export function dayIn(iso, tz) {
   const opts = { year: "numeric", month: "2-digit", day: "2-digit" };
   if (tz) opts.timeZone = tz;
   let parts;
-  try { parts = new Intl.DateTimeFormat("en-CA", opts).formatToParts(new Date(iso)); }
-  catch { delete opts.timeZone; parts = new Intl.DateTimeFormat("en-CA", opts).formatToParts(new Date(iso)); }
+  try { parts = formatter(Intl.DateTimeFormat, "en-CA", opts).formatToParts(new Date(iso)); }
+  catch {
+    delete opts.timeZone;
+    parts = formatter(Intl.DateTimeFormat, "en-CA", opts).formatToParts(new Date(iso));
+  }
   const get = (type) => parts.find((p) => p.type === type).value;
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
@@ -87,7 +103,7 @@ export function dayIn(iso, tz) {
 export function relative(iso) {
   if (!iso) return "";
   const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
-  const rtf = new Intl.RelativeTimeFormat(lang(), { numeric: "auto" });
+  const rtf = formatter(Intl.RelativeTimeFormat, lang(), { numeric: "auto" });
   const abs = Math.abs(seconds);
   if (abs < 60) return rtf.format(Math.round(seconds), "second");
   if (abs < 3600) return rtf.format(Math.round(seconds / 60), "minute");
