@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from apikit import assets
+from local_api.web import bundle
 from local_api.web.i18n import LANGUAGES, pick_language, strings, zone_cities
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 LANG_COOKIE = "structura_lang"
@@ -31,6 +34,9 @@ class Page:
     title_key: str
     module: str  # factory | tour | core: hidden when the site lacks the module
     roles: frozenset[str]  # who sees it in the menu (the API enforces the real rules)
+    # The API reads the page's script makes first, exactly as it asks for them: the shell
+    # starts them before the script has arrived (static/js/early.js).
+    first_reads: tuple[str, ...] = ()
 
 
 ALL = frozenset({"admin", "office", "operator", "crew"})
@@ -38,10 +44,13 @@ FLOOR = frozenset({"admin", "office", "operator"})
 TOUR = frozenset({"admin", "office", "crew"})
 OFFICE = frozenset({"admin", "office"})
 
+# pages/board.js: the board and the open stops (stops.js, through listAll's query).
+BOARD_READS = ("/api/board", "/api/downtimes?limit=200&ended_at__isnull=true&sort=started_at")
+
 PAGES = {
     p.name: p
     for p in (
-        Page("board", "nav.board", "factory", FLOOR),
+        Page("board", "nav.board", "factory", FLOOR, BOARD_READS),
         Page("jobs", "nav.jobs", "factory", FLOOR),
         Page("alerts", "nav.alerts", "factory", FLOOR),
         Page("day", "nav.day", "tour", TOUR),
@@ -90,6 +99,30 @@ def module_graph(page: str) -> tuple[str, ...]:
     return tuple(sorted(seen))
 
 
+@cache
+def page_scripts() -> frozenset[str]:
+    return frozenset(p.stem for p in (STATIC / "js" / "pages").glob("*.js"))
+
+
+@cache
+def page_bundle(page: str) -> bundle.Bundle | None:
+    """The page's script and its modules as one file (see bundle.py), or None: no such
+    page script, or one the join cannot handle (then the shell names the modules)."""
+    if page not in page_scripts():
+        return None
+    entry = STATIC / "js" / "pages" / f"{page}.js"
+    try:
+        return bundle.build(STATIC / "js", entry)
+    except bundle.Unbundleable as exc:
+        log.warning("page %s served as separate modules: %s", page, exc)
+        return None
+
+
+def bundle_url(page: str) -> str | None:
+    b = page_bundle(page)
+    return None if b is None else f"/app/static/bundle/{page}.{b.digest}.js"
+
+
 def _asset_version() -> str:
     """Changes whenever a static file changes, so browsers pick up new scripts."""
     files = [*(p for p in STATIC.rglob("*") if p.is_file()), *assets.SHARED.values()]
@@ -103,6 +136,8 @@ def build_router(context: Any) -> APIRouter:
     modules = tuple(getattr(site, "modules", ()) or ("factory", "tour"))
     site_name = getattr(site, "site_name", None) or "Structura"
     version = _asset_version()
+    for name in page_scripts():  # joined now, not on a tablet's first visit
+        page_bundle(name)
 
     def nav() -> list[dict[str, Any]]:
         return [
@@ -131,6 +166,8 @@ def build_router(context: Any) -> APIRouter:
                 site_name=site_name,
                 idle_seconds=IDLE_SECONDS,
                 v=version,
+                bundle=bundle_url(page),
+                first_reads=" ".join(PAGES[page].first_reads) if page in PAGES else "",
                 preload=module_graph(page),
                 **extra,
             )
@@ -190,6 +227,19 @@ def build_router(context: Any) -> APIRouter:
             headers={"Cache-Control": "no-cache"},
         )
 
+    @router.get("/app/static/bundle/{name}")
+    def page_script(name: str) -> Response:
+        # Named by its content's digest: one URL, one content, kept a year.
+        page, _, rest = name.partition(".")
+        b = page_bundle(page)
+        if b is None or rest != f"{b.digest}.js":
+            return Response("not found", status_code=404, media_type="text/plain")
+        return Response(
+            b.text,
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
+
     @router.get("/app/static/{path:path}")
     def static(path: str, v: str | None = None) -> Response:
         # A URL with this build's version names one file's content for good: browsers
@@ -208,15 +258,21 @@ def build_router(context: Any) -> APIRouter:
 
 @cache
 def _service_worker(version: str) -> str:
-    # The URLs the pages really ask for: the shell names its stylesheet, icon and page
-    # script with ?v=, and the modules those import are named without it.
+    # The URLs the pages really ask for: the shell names its stylesheets, icon and
+    # early.js with ?v=. Page scripts are bundles named by digest, which the worker
+    # keeps as the pages that use them are visited (as it keeps their shells, see
+    # sw.js); a page the join could not handle names its script with ?v= and its
+    # modules without.
     urls = []
     for p in sorted(STATIC.rglob("*")):
-        if not p.is_file():
+        if not p.is_file() or (p.suffix == ".js" and p != STATIC / "js" / "early.js"):
             continue
-        rel = p.relative_to(STATIC).as_posix()
-        imported = rel.startswith("js/") and not rel.startswith("js/pages/")
-        urls.append(f"/app/static/{rel}" + ("" if imported else f"?v={version}"))
+        urls.append(f"/app/static/{p.relative_to(STATIC).as_posix()}?v={version}")
+    for page in sorted(page_scripts()):
+        if page_bundle(page) is None:
+            urls.append(f"/app/static/js/pages/{page}.js?v={version}")
+            urls += [f"/app/static/js/{m}" for m in module_graph(page)]
+    urls = list(dict.fromkeys(urls))
     urls += [f"/app/static/{rel}?v={version}" for rel in assets.SHARED]
     urls += [f"/app/zones/{lang}.json?v={version}" for lang in LANGUAGES]
     text = (HERE / "sw" / "sw.js").read_text(encoding="utf-8")

@@ -74,8 +74,17 @@ def test_pages_render_without_inline_script(client: ASGIClient, name: str) -> No
     assert "style=" not in html  # the CSP forbids inline styles too
     assert re.search(r"\son[a-z]+=", html) is None  # no inline event handlers
     page = "home" if name == "" else name
-    assert f"/app/static/js/pages/{page}.js" in html
     assert (WEB / "static" / "js" / "pages" / f"{page}.js").is_file()
+    # The page's script and its modules as one file, named by its content.
+    scripts = re.findall(r'<script type="module" src="([^"]+)"', html)
+    assert len(scripts) == 1 and re.fullmatch(
+        rf"/app/static/bundle/{page}\.[0-9a-f]{{16}}\.js", scripts[0]
+    )
+    assert "modulepreload" not in html
+    resp = client.get(scripts[0])
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in resp.headers["cache-control"]
 
 
 def test_strings_block_is_json_and_escaped(client: ASGIClient) -> None:

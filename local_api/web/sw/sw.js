@@ -1,7 +1,8 @@
 // The pages' service worker: keeps the page shells, their scripts and the last data the
 // pages read, so that a tablet whose site server is unreachable still shows its pages
 // (marked as old data) instead of the browser's "site can't be reached".
-// The server fills in VERSION and ASSETS (every static file, with its ?v= version).
+// The server fills in VERSION and ASSETS (the stylesheets, icon and time-zone names, with
+// their ?v= version; page script bundles are kept as their pages are visited).
 
 const VERSION = "__VERSION__";
 const ASSETS = __ASSETS__;
@@ -32,8 +33,14 @@ self.addEventListener("message", (event) => {
   const msg = event.data || {};
   if (msg.type === "forget-data") event.waitUntil(caches.delete(DATA));
   // A page loaded before this worker took over asks to be kept for the next outage.
+  // With it, the files it was drawn with (its script bundle): other pages' files are
+  // kept as those pages are visited, through asset() below.
   if (msg.type === "keep-page" && typeof msg.path === "string" && msg.path.startsWith("/app")) {
-    event.waitUntil(caches.open(SHELLS).then((c) => c.add(msg.path)).catch(() => null));
+    const files = (Array.isArray(msg.files) ? msg.files : [])
+      .filter((f) => typeof f === "string" && f.startsWith("/app/static/"));
+    event.waitUntil(caches.open(SHELLS).then((c) => Promise.all(
+      [msg.path, ...files].map((url) => c.match(url).then((kept) => kept || c.add(url)))
+        .map((p) => p.catch(() => null)))));
   }
 });
 

@@ -52,13 +52,42 @@ export function forgetData() {
   if (window.caches) caches.delete("structura-data").catch(() => null);
 }
 
+// The files this page was drawn with (its script bundle, stylesheets): the worker keeps
+// them with the page, as it keeps the scripts of every page visited while it runs.
+function pageFiles() {
+  return Array.from(document.querySelectorAll(
+    'script[src^="/app/static/"], link[rel="stylesheet"], link[rel="modulepreload"]'),
+  (el) => el.getAttribute("src") || el.getAttribute("href"));
+}
+
 function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).then(async () => {
     const reg = await navigator.serviceWorker.ready;
     // This page was loaded before the worker ran: ask it to keep this page too.
-    if (reg.active) reg.active.postMessage({ type: "keep-page", path: location.pathname });
+    if (reg.active) {
+      reg.active.postMessage({ type: "keep-page", path: location.pathname, files: pageFiles() });
+    }
   }).catch((err) => console.warn("service worker not registered", err));
+}
+
+/** Say the page's first data is on screen (see registerWhenDrawn). */
+export function drawn() {
+  document.dispatchEvent(new CustomEvent("structura:drawn"));
+}
+
+// A first visit installs the worker, which downloads the shell's files: on a slow link
+// that must not queue behind (or ahead of) the page's own first reads, so it waits for
+// the page to say it is drawn, or a few seconds for pages that do not say.
+function registerWhenDrawn() {
+  let done = false;
+  const go = () => {
+    if (done) return;
+    done = true;
+    registerWorker();
+  };
+  document.addEventListener("structura:drawn", go, { once: true });
+  setTimeout(go, 3000);
 }
 
 function idleSeconds() {
@@ -203,7 +232,7 @@ export async function boot({ needLogin = true } = {}) {
     return new Promise(() => {}); // navigating away; nothing else runs
   }
   showUser(user);
-  registerWorker();
+  registerWhenDrawn();
   setupQueue();
   startIdleTimer();
   on("expired", () => {

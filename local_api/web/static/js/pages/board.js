@@ -3,7 +3,7 @@
 // office can also make a read-only board screen (a wall TV) from here.
 
 import { api } from "../api.js";
-import { boot, explain } from "../app.js";
+import { boot, drawn, explain } from "../app.js";
 import { $, clear, h } from "../dom.js";
 import {
   afterSave, endDowntime, openDowntime, openStatus, setupFactoryDialogs, stopText,
@@ -138,6 +138,7 @@ async function main() {
   afterSave(debounce(load, 100));
   setupScreens();
   await load();
+  drawn();
   const reload = debounce(load, 80);
   subscribe({
     entities: ["machines", "jobs", "alerts", "downtimes"],
