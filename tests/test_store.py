@@ -239,6 +239,47 @@ def test_deferred_read_then_write_fails_at_once(store: Store) -> None:
     assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 2
 
 
+def test_a_second_writer_waits_its_turn_without_sleeping_in_sqlite(
+    store: Store, actor: Actor
+) -> None:
+    """Writers of one process queue on the store's turn before BEGIN IMMEDIATE, so none
+    naps in SQLite's busy handler (up to 100 ms at a time) and the next one starts as the
+    previous one commits."""
+    begun: list[str] = []
+    event.listen(store.engine, "begin", lambda conn: begun.append(threading.current_thread().name))
+    inside, release = threading.Event(), threading.Event()
+    finished: list[float] = []
+
+    def first() -> None:
+        with store.write() as s:
+            writes.create(s, actor=actor, entity="clients", data={"name": "first"})
+            inside.set()
+            release.wait(10)
+
+    def second() -> None:
+        with store.write() as s:
+            writes.create(s, actor=actor, entity="clients", data={"name": "second"})
+        finished.append(time.monotonic())
+
+    a = threading.Thread(target=first, name="first")
+    b = threading.Thread(target=second, name="second")
+    a.start()
+    assert inside.wait(10)
+    b.start()
+    time.sleep(0.3)
+    assert "second" not in begun  # queued in the process, not in SQLite's lock
+    released = time.monotonic()
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert finished, "the second writer never finished"
+    assert begun.count("second") == 1
+    # It began as soon as the first committed: no 50-100 ms nap (generous for load).
+    assert finished[0] - released < 0.5
+    with store.read() as s:
+        assert count(s, Client) == 2
+
+
 def test_concurrent_read_then_write_transactions_serialise(store: Store, actor: Actor) -> None:
     threads, per_thread = 2, 100
     start = threading.Barrier(threads)
