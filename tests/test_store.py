@@ -246,7 +246,12 @@ def test_a_second_writer_waits_its_turn_without_sleeping_in_sqlite(
     naps in SQLite's busy handler (up to 100 ms at a time) and the next one starts as the
     previous one commits."""
     begun: list[str] = []
-    event.listen(store.engine, "begin", lambda conn: begun.append(threading.current_thread().name))
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("BEGIN"):  # about to ask SQLite for its lock
+            begun.append(threading.current_thread().name)
+
+    event.listen(store.engine, "before_cursor_execute", before)
     inside, release = threading.Event(), threading.Event()
     finished: list[float] = []
 
