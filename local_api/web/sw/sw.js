@@ -38,9 +38,10 @@ self.addEventListener("message", (event) => {
   if (msg.type === "keep-page" && typeof msg.path === "string" && msg.path.startsWith("/app")) {
     const files = (Array.isArray(msg.files) ? msg.files : [])
       .filter((f) => typeof f === "string" && f.startsWith("/app/static/"));
-    event.waitUntil(caches.open(SHELLS).then((c) => Promise.all(
-      [msg.path, ...files].map((url) => c.match(url).then((kept) => kept || c.add(url)))
-        .map((p) => p.catch(() => null)))));
+    event.waitUntil(caches.open(SHELLS).then((c) => Promise.all([
+      c.add(msg.path), // the shell as it is now
+      ...files.map((url) => c.match(url).then((kept) => kept || c.add(url))), // immutable
+    ].map((p) => p.catch(() => null)))));
   }
 });
 
