@@ -28,22 +28,4 @@
     reads.set(path, { token, at: Date.now(), response });
   }
   window.structuraEarly = reads;
-  // Until the page's script arrives the main thread has little to do: load now the ICU
-  // data its first draw needs (a page's first collation, number and relative-time
-  // formats cost ~100 ms of a slow tablet's CPU, then nothing). One at a time, when
-  // idle, so that the page's script runs as soon as it arrives.
-  const lang = document.documentElement.lang || "es";
-  const warm = [
-    () => "a".localeCompare("b"),
-    () => new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(1.5),
-    () => new Intl.RelativeTimeFormat(lang, { numeric: "auto" }).format(-1, "hour"),
-  ];
-  const next = () => {
-    const step = warm.shift();
-    if (!step) return;
-    step();
-    if (window.requestIdleCallback) requestIdleCallback(next, { timeout: 2000 });
-    else setTimeout(next, 0);
-  };
-  if (window.requestIdleCallback) requestIdleCallback(next, { timeout: 2000 });
 })();
