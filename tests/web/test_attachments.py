@@ -172,7 +172,7 @@ def test_photo_taken_offline_waits_on_the_tablet_and_is_sent_when_the_site_is_ba
         enter_pin(page, "ana")
         page.wait_for_url(re.compile(r".*/app/jobs$"))
         page.locator('#jobs .card[data-job-id="j1"]').wait_for()
-        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
         original = photo(page, 11, 2400, 3200)  # portrait
         open_files(page, "j1")
 

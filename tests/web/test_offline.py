@@ -36,7 +36,7 @@ def test_report_survives_an_outage_and_a_reload_and_is_stored_once(browser, own_
         page.wait_for_url(re.compile(r".*/app/jobs$"))
         page.locator('#jobs .card[data-job-id="j1"]').wait_for()
         # The service worker takes over and keeps this page and its data.
-        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
         page.reload()
         page.locator('#jobs .card[data-job-id="j1"]').wait_for()
         token = page.evaluate("sessionStorage.getItem('structura.access')")
