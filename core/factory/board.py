@@ -41,6 +41,13 @@ def _some(stmt: Select[Any], column: Any, some: bool) -> Select[Any]:
     return stmt.where(column.in_(bindparam("ids", expanding=True))) if some else stmt
 
 
+def _per_machine(table: Any, some: bool, *where: Any) -> Select[Any]:
+    """How many rows of ``table`` each machine has, of those matching ``where``."""
+    c = table.c
+    stmt = select(c.machine_id, func.count()).where(*where).group_by(c.machine_id)
+    return _some(stmt, c.machine_id, some)
+
+
 @functools.cache
 def _statements(some: bool) -> dict[str, Select[Any]]:
     """The board's statements, built once per shape (all machines, or some)."""
@@ -56,19 +63,9 @@ def _statements(some: bool) -> dict[str, Select[Any]]:
             m.c.id,
             some,
         ),
-        "queues": _some(
-            select(j.c.machine_id, func.count())
-            .where(*live_jobs, j.c.status.in_(ACTIVE))
-            .group_by(j.c.machine_id),
-            j.c.machine_id,
-            some,
-        ),
-        "alerts": _some(
-            select(a.c.machine_id, func.count())
-            .where(a.c.org_id == org, a.c.dismissed_at.is_(None), a.c.deleted_at.is_(None))
-            .group_by(a.c.machine_id),
-            a.c.machine_id,
-            some,
+        "queues": _per_machine(j, some, *live_jobs, j.c.status.in_(ACTIVE)),
+        "alerts": _per_machine(
+            a, some, a.c.org_id == org, a.c.dismissed_at.is_(None), a.c.deleted_at.is_(None)
         ),
         "stops": _some(
             select(*(d.c[n] for n in _STOP))
