@@ -124,11 +124,6 @@ def _lookup(session: Session, entity: str, org_id: str, id: str) -> Any:
     row = _made_here(session).get(("row", entity, org_id, id))
     if row is None:
         row = session.get(registry()[entity].model, (org_id, id))
-        if row is not None:
-            # The session's identity map holds rows weakly: a row looked up by one rule
-            # and not kept was collected and read again by the next (a progress report
-            # read its machine twice). Held for the transaction.
-            unit_of(session).keep((row,))
     return row
 
 
