@@ -498,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     if args.property:
-        env = {**os.environ, "STRUCTURA_SYNC_EXAMPLES": str(args.property)}
+        env = {**os.environ, "STRUCTURA_SYNC_EXAMPLES": str(args.property),
+               "STRUCTURA_SYNC_RANDOM": "1"}  # fmt: skip
         return subprocess.call(
             [sys.executable, "-m", "pytest", "-q", "tests/sync/test_property.py",
              "-o", "timeout=0"], cwd=ROOT, env=env)  # fmt: skip

@@ -118,3 +118,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ]
     if stray:
         raise pytest.UsageError(f"browser tests must live under tests/web/: {stray}")
+    # The groups first: each runs on one worker, one test after another (the browser
+    # group about two minutes), so started last it left the other worker idle at the end
+    # of the run; started first, the other tests fill both workers around it. (Stable:
+    # the order within and outside the groups is kept; every worker sorts alike.)
+    first = {"browser": 0, "zeroconf": 1}
+    items.sort(key=lambda item: first.get(xdist_group(item.nodeid) or "", 2))

@@ -47,6 +47,11 @@ from tests.sync.conftest import new_org
 pytestmark = [pytest.mark.pg, pytest.mark.slow]
 
 EXAMPLES = int(os.environ.get("STRUCTURA_SYNC_EXAMPLES", "20"))
+# The suite runs the same examples every time (a failure in CI is reproducible, and a
+# change is judged by what it changed); the long run (``python -m bench.bench_sync
+# --property N``) explores at random. Random runs on 2026-12-02 found a convergence
+# failure after a central restore (docs/dev-notes.md, "Known sync failure").
+RANDOM = os.environ.get("STRUCTURA_SYNC_RANDOM") == "1"
 N_SITES = 3
 IDS = {"clients": ["c0", "c1"], "shows": ["s0"]}
 FIELDS = {"clients": ["name", "phone"], "shows": ["city", "venue"]}
@@ -368,6 +373,6 @@ def test_sync_converges_and_loses_nothing(
         Sync,
         settings=settings(
             max_examples=EXAMPLES, stateful_step_count=40, deadline=None,
-            suppress_health_check=list(HealthCheck), derandomize=False,
+            suppress_health_check=list(HealthCheck), derandomize=not RANDOM,
         ),
     )  # fmt: skip
