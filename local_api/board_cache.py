@@ -71,12 +71,12 @@ def event_production(
 def report_production(
     session: Session, org_id: str, since: datetime, ids: Sequence[str] | None
 ) -> Iterable[tuple[Any, ...]]:
-    """(id, machine_id, produced, scrap) of production reports since ``since`` (an
-    opening balance is not production of the day: core.factory.oee counts it out too)."""
+    """(id, machine_id, produced, scrap) of the reports since ``since`` that count as
+    production (``core.factory.oee.counted_reports``, as the OEE report counts them)."""
+    from core.factory.oee import counted_reports  # (the factory modules load on first use)
+
     r = ProductionReport
-    stmt = select(r.id, r.machine_id, r.good_qty, r.scrap_qty, r.at).where(
-        r.org_id == org_id, r.kind != "opening", r.deleted_at.is_(None)
-    )
+    stmt = select(r.id, r.machine_id, r.good_qty, r.scrap_qty, r.at).where(*counted_reports(org_id))
     # The quantities are added here: a sum in SQL would come back as the stored scaled
     # integer, not through the column type.
     where = r.at >= since if ids is None else r.id.in_(list(ids))

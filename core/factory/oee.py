@@ -97,6 +97,14 @@ def _overlap_minutes(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> 
     return Decimal(max(seconds, 0)) / 60
 
 
+def counted_reports(org_id: str) -> tuple[Any, ...]:
+    """Which production reports count as production of their day: live ones, not an
+    opening balance (the machine's counter already held it). Also the board cache's
+    daily counters (local_api.board_cache)."""
+    r = ProductionReport
+    return (r.org_id == org_id, r.kind != "opening", r.deleted_at.is_(None))
+
+
 def _production(
     session: Session, org_id: str, start: datetime, end: datetime
 ) -> dict[str, tuple[Decimal, Decimal]]:
@@ -122,12 +130,9 @@ def _production(
     r = ProductionReport
     reports = (
         select(r.machine_id, func.sum(r.good_qty), func.sum(r.scrap_qty))
-        .where(
-            r.org_id == org_id, r.at >= start, r.at < end, r.kind != "opening",
-            r.deleted_at.is_(None),
-        )
+        .where(*counted_reports(org_id), r.at >= start, r.at < end)
         .group_by(r.machine_id)
-    )  # fmt: skip
+    )
     for machine_id, good_sum, scrap_sum in session.execute(reports):
         good, bad = Decimal(good_sum or 0), Decimal(scrap_sum or 0)
         old_made, old_bad = totals.get(machine_id, (ZERO, ZERO))

@@ -9,13 +9,10 @@
   const tag = document.getElementById("early-reads");
   const token = sessionStorage.getItem("structura.access");
   if (!tag || !token || !sessionStorage.getItem("structura.user")) return;
-  // The same device id api.js sends (made here the same way when this is the first).
-  let device = localStorage.getItem("structura.device");
-  if (!device || !/^[A-Za-z0-9._:-]{8,64}$/.test(device)) {
-    const bytes = crypto.getRandomValues(new Uint8Array(12));
-    device = "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    localStorage.setItem("structura.device", device);
-  }
+  // The device id api.js made at login (it alone makes and checks it): without one,
+  // the page's script reads as usual.
+  const device = localStorage.getItem("structura.device");
+  if (!device) return;
   const headers = { Accept: "application/json", "X-Device-Id": device,
     Authorization: "Bearer " + token };
   const key = localStorage.getItem("structura.device.key");
