@@ -215,7 +215,7 @@ class BoardCache:
             jobs = pending.get("jobs")
             moved = False
             if jobs:
-                from core.factory.actions import ACTIVE
+                from core.factory.schemas import ACTIVE
 
                 where = (Job.org_id == self.org_id, Job.id.in_(list(jobs)))
                 seen = s.execute(select(Job.id, Job.machine_id, Job.status).where(*where)).all()
@@ -264,7 +264,7 @@ class BoardCache:
         self._encode()
 
     def _queue_lengths(self, s: Session) -> None:
-        from core.factory.actions import ACTIVE
+        from core.factory.schemas import ACTIVE
 
         counts = dict(
             s.execute(

@@ -28,6 +28,7 @@ from core.attachments import wanted as wanted_list
 from core.attachments.blobs import BlobStore, HashMismatch
 from core.attachments.models import Attachment, BlobSent
 from core.clock import utcnow
+from core.factory.schemas import ACTIVE
 from core.models import Job
 from sync_agent.client import CentralClient, CentralError
 
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 
 CHUNK = 4 * 1024 * 1024
 MARK_EVERY = 50  # uploads noted per write transaction
-QUEUED = ("PENDING", "IN_PROGRESS", "PAUSED")
 
 
 @dataclass
@@ -166,7 +166,7 @@ class BlobSync:
         with self.store.read() as s:
             jobs = s.execute(
                 select(Job.id, Job.machine_id).where(Job.deleted_at.is_(None),
-                                                      Job.status.in_(QUEUED))
+                                                      Job.status.in_(ACTIVE))
             ).all()  # fmt: skip
             job_ids = {j for j, _ in jobs}
             machine_ids = {m for _, m in jobs}

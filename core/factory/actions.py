@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from core import rules, writes
 from core.clock import utcnow
 from core.errors import Forbidden, Invalid
-from core.factory.board import ACTIVE
 from core.factory.board import board as board  # re-exported: the cards, read with Core
 from core.factory.maintenance import raise_alert
 from core.factory.maintenance import record_maintenance as record_maintenance  # re-exported
 from core.factory.rules import open_downtime
+from core.factory.schemas import ACTIVE
 from core.fields import Quantity
 from core.models import Job, Machine
 from core.registry import registry

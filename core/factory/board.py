@@ -25,10 +25,10 @@ from core.clock import utcnow
 from core.factory.models import Alert, Downtime, Job, Machine
 from core.factory.oee import machines_oee
 from core.factory.rules import job_ref
+from core.factory.schemas import ACTIVE
 from core.orm import core_sql
 from core.serial import to_json
 
-ACTIVE = ("PENDING", "IN_PROGRESS", "PAUSED")
 _JOB_CARD = ("id", "doc_number", "title", "status", "progress", "produced_qty", "quantity",
              "unit", "version")  # fmt: skip
 _MACHINE = ("id", "name", "type", "status", "status_since", "color", "version",

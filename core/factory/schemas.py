@@ -30,6 +30,8 @@ MachineType = Literal[
 ]
 MachineStatus = Literal["RUNNING", "IDLE", "MAINTENANCE", "ERROR", "OFFLINE"]
 JobStatus = Literal["PENDING", "IN_PROGRESS", "PAUSED", "COMPLETED", "CANCELED"]
+# A job still in its machine's queue (not completed or canceled).
+ACTIVE: tuple[JobStatus, ...] = ("PENDING", "IN_PROGRESS", "PAUSED")
 Priority = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
 ProjectStatus = Literal["PLANNING", "ACTIVE", "ON_HOLD", "COMPLETED", "CANCELED"]
 Severity = Literal["INFO", "WARNING", "CRITICAL"]
