@@ -13,9 +13,9 @@ from apikit.problems import AUTHED, responses
 from apikit.security import request_origin
 from central import admin_auth
 from central import enroll as svc
+from central.counter import feed_head
 from central.deps import AdminId as Admin
 from central.deps import CentralDep
-from central.feed import feed_head
 from core.errors import Invalid, NotFound
 from core.fields import Name
 from core.models import ConflictRecord, Device, Organisation, Site

@@ -42,8 +42,8 @@ from apikit.rows import (
 )
 from apikit.security import request_origin
 from central import enroll as svc
+from central.counter import feed_head
 from central.deps import AdminId, CentralDep
-from central.feed import feed_head
 from core import queries, writes
 from core.errors import Forbidden
 from core.fields import ID_CONSTRAINTS

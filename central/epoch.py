@@ -20,7 +20,8 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from central.feed import feed_head
+from central import counter
+from central.counter import feed_head
 from core.clock import utcnow, uuid7
 from core.db import Store
 from core.errors import DomainError
@@ -37,21 +38,48 @@ def current(session: Session, org_id: str) -> SyncEpoch | None:
     ).first()
 
 
-def begin(session: Session, org_id: str, reason: str) -> SyncEpoch:
-    """Start a new epoch for the organisation at its current feed head."""
+def begin(session: Session, org_id: str, reason: str, *, head: int | None = None) -> SyncEpoch:
+    """Start a new epoch for the organisation at ``head`` (default: its feed head now)."""
     rec = SyncEpoch(
-        org_id=org_id, epoch=uuid7(), started_at=utcnow(), head=feed_head(session, org_id),
-        reason=reason[:200],
+        org_id=org_id, epoch=uuid7(), started_at=utcnow(),
+        head=feed_head(session, org_id) if head is None else head, reason=reason[:200],
     )  # fmt: skip
     session.add(rec)
     session.flush()
     return rec
 
 
+RESTORED = "the feed's table was re-created: restored from a dump"
+
+
+def note_counter(session: Session, org_id: str, seen: counter.Counter) -> SyncEpoch | None:
+    """What a use of the counter found (the row locked): after a restore, a new epoch at
+    the restored feed's head; a stamp that does not match is written either way."""
+    rec = begin(session, org_id, RESTORED, head=seen.head) if seen.restored else None
+    if seen.stale and seen.stamp is not None:
+        counter.set_stamp(session, org_id, seen.stamp)
+    return rec
+
+
+def _restored(session: Session, org_id: str) -> SyncEpoch | None:
+    """The epoch begun now if the counter shows a restore no one has noticed yet."""
+    seen = counter.read(session, org_id)
+    if seen is None or not seen.stale:
+        return None
+    seen = counter.read(session, org_id, lock=True)  # one finder among those racing
+    return None if seen is None or not seen.stale else note_counter(session, org_id, seen)
+
+
 def begin_all(session: Session, reason: str = "restored (restore-epoch)") -> list[SyncEpoch]:
     """``structura central restore-epoch``: a new epoch for every organisation."""
     orgs = session.scalars(select(Organisation.id).order_by(Organisation.id)).all()
-    return [begin(session, org_id, reason) for org_id in orgs]
+    out = []
+    for org_id in orgs:
+        seen = counter.read(session, org_id, lock=True)
+        if seen is not None and seen.stale and seen.stamp is not None:
+            counter.set_stamp(session, org_id, seen.stamp)  # declared: not found out again
+        out.append(begin(session, org_id, reason))
+    return out
 
 
 def info(rec: SyncEpoch) -> wire.EpochInfo:
@@ -75,6 +103,9 @@ def check(
     """The organisation's current epoch, begun now if there is none, or if the site —
     which synced in the current epoch — holds a feed position the feed does not: the
     server went back (restored from an older dump)."""
+    found = _restored(session, org_id)
+    if found is not None:
+        return found
     rec = current(session, org_id)
     if rec is None:
         return begin(session, org_id, "first contact")
@@ -89,7 +120,7 @@ def check(
         reason = f"feed head {head} below a site's cursor {after}"
     elif mark is not None:
         e = session.get(FeedEntry, (org_id, after))
-        if e is None or wire.entry_mark(e.entity, e.entity_id, e.version) != mark:
+        if e is None or not wire.marks_match(mark, e.entity, e.entity_id, e.version, e.op_id):
             reason = f"feed entry {after} is not the one a site saw"
     if reason is None:
         return rec

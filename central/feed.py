@@ -21,6 +21,8 @@ import orjson
 from sqlalchemy import Table, event, insert, select, text
 from sqlalchemy.orm import Session
 
+from central import counter
+from central import epoch as epochs
 from core.clock import HybridClock, utcnow
 from core.db import Store
 from core.models import FeedEntry
@@ -34,12 +36,6 @@ from core.sync.recorders import Change
 from core.sync.unit import unit_of
 
 CHANNEL = "structura_feed"
-
-_ALLOCATE = text(
-    "INSERT INTO feed_counters (org_id, last_seq) VALUES (:org, :n) "
-    "ON CONFLICT (org_id) DO UPDATE SET last_seq = feed_counters.last_seq + :n "
-    "RETURNING last_seq"
-)
 
 
 class FeedRecorder:
@@ -102,8 +98,12 @@ class FeedRecorder:
         now = utcnow()
         for org_id in sorted(by_org):
             entries = by_org[org_id]
-            last = session.execute(_ALLOCATE, {"org": org_id, "n": len(entries)}).scalar_one()
-            first = last - len(entries) + 1
+            taken = counter.allocate(session, org_id, len(entries))
+            if taken.stale:
+                # The first write after a restore: the new epoch begins at the restored
+                # feed's head, before these entries (central.counter).
+                epochs.note_counter(session, org_id, taken)
+            first = taken.head + 1
             for i, entry in enumerate(entries):
                 entry["seq"] = first + i
                 entry["committed_at"] = now
@@ -136,13 +136,6 @@ def read_feed(
     more = len(rows) > limit
     entries = [feed_entry(r) for r in rows[:limit]]
     return entries, (entries[-1].seq if entries else after), more
-
-
-def feed_head(session: Session, org_id: str) -> int:
-    value = session.execute(
-        text("SELECT last_seq FROM feed_counters WHERE org_id = :org"), {"org": org_id}
-    ).scalar_one_or_none()
-    return int(value or 0)
 
 
 def _json_row_maker(model: type) -> tuple[tuple[str, ...], Any]:

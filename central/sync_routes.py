@@ -24,7 +24,8 @@ from apikit.problems import AUTHED, responses
 from central import enroll as svc
 from central import epoch as epochs
 from central.context import CentralContext
-from central.feed import feed_head, read_feed, snapshot_lines
+from central.counter import feed_head
+from central.feed import read_feed, snapshot_lines
 from central.push import DeviceCtx, push_batch
 from central.quotas import check_snapshot_rows
 from core.clock import utcnow

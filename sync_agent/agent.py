@@ -418,8 +418,8 @@ class SyncAgent:
                         inbound.apply_entries(s, entries, own_device=self.device_id,
                                               accept_older=recovering)  # fmt: skip
                         inbound.set_key(s, inbound.CURSOR_KEY, page.next)
-                        inbound.set_key(s, MARK_KEY, wire.entry_mark(last.entity, last.id,
-                                                                     last.version))  # fmt: skip
+                        inbound.set_key(s, MARK_KEY, wire.entry_mark(
+                            last.entity, last.id, last.version, last.op_id or "-"))  # fmt: skip
                     total += len(entries)
                 if not page.more:
                     return total

@@ -93,6 +93,9 @@ class FeedCounter(Base):
     __tablename__ = "feed_counters"
     org_id: Mapped[str] = mapped_column(ID, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The counter table's object id when this row was last used (central.counter): a
+    # restore re-creates the table, so a stamp that no longer matches shows it.
+    stamp: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class SyncEpoch(Base):

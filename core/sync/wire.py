@@ -191,10 +191,19 @@ class PullAnswer(_Message):
     epoch: EpochInfo | None = None
 
 
-def entry_mark(entity: str, id: str, version: int) -> str:
+def entry_mark(entity: str, id: str, version: int, op_id: str | None = None) -> str:
     """What a site remembers of the feed entry at its cursor: a restored feed that has
-    another entry (or none) there is found out."""
-    return f"{entity}/{id}/{version}"
+    another entry (or none) there is found out. The op id tells apart a row made again
+    after a restore at the same position and version as the one the site saw; a mark
+    without it (an agent from before) is still understood: ``marks_match``."""
+    return f"{entity}/{id}/{version}" + (f"/{op_id}" if op_id else "")
+
+
+def marks_match(mark: str, entity: str, id: str, version: int, op_id: str | None) -> bool:
+    """Whether a site's mark names this entry (ids hold no ``/``: they are checked ids)."""
+    if mark.count("/") == 2:
+        return mark == entry_mark(entity, id, version)
+    return mark == entry_mark(entity, id, version, op_id or "-")
 
 
 # -- snapshot (NDJSON, one message per line) ----------------------------------------------

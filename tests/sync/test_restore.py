@@ -163,3 +163,49 @@ def test_rows_the_central_server_made_after_the_dump_are_given_back_by_the_sites
     assert copy(a_store, org_id) == central and copy(b_store, org_id) == central
     for agent in (a, b):
         assert agent.status()["pending_ops"] == 0
+
+
+# slow: pg_dump and pg_restore of a live central database
+@pytest.mark.slow
+def test_a_central_edit_made_right_after_a_restore_reaches_a_site_that_saw_the_lost_one(
+    hub, org_id, tmp_path
+):
+    """The edit after the restore lands at the same feed position, with the same version,
+    as the lost edit the site already pulled: only the server itself can tell (the feed's
+    table was re-created), and it does so before that first write, so the new epoch
+    begins at the dump's head and the site re-reads from there."""
+    from central.epoch import RESTORED
+    from core.models import FeedEntry
+
+    central_db = libpq_url(hub.store.url)
+    store, agent = hub.new_site(tmp_path, org_id, "A")
+    cid = _central_create(hub, org_id, "made centrally")
+    sync_all([agent])
+    dump = tmp_path / "central.dump"
+    subprocess.run(["pg_dump", "-Fc", "-f", str(dump), central_db], check=True)
+    with hub.store.read() as s:
+        dump_head = max(s.scalars(select(FeedEntry.seq).where(FeedEntry.org_id == org_id)))
+    _central_update(hub, org_id, cid, "lost with the restore")
+    sync_all([agent])
+    assert copy(store, org_id)[cid][0] == "lost with the restore"
+
+    hub.store.engine.dispose()
+    subprocess.run(["pg_restore", "--clean", "--if-exists", "-d", central_db,
+                    str(dump)], check=True)  # fmt: skip
+    hub.store.engine.dispose()
+    _central_update(hub, org_id, cid, "edited after the restore")  # before any site asks
+    with hub.store.read() as s:
+        epochs = s.scalars(select(SyncEpoch).where(SyncEpoch.org_id == org_id)).all()
+    newest = max(epochs, key=lambda e: e.started_at)
+    assert (newest.reason, newest.head) == (RESTORED, dump_head)
+
+    sync_all([agent], rounds=2)
+    assert copy(store, org_id) == copy(hub.store, org_id)
+    assert copy(store, org_id)[cid][0] == "edited after the restore"
+    assert agent.status()["epoch"]["id"] == newest.epoch
+
+
+def _central_update(hub, org_id, id, name):
+    with hub.store.write() as s:
+        writes.update(s, actor=writes.Actor.system(org_id), entity="clients", id=id,
+                      data={"name": name})  # fmt: skip

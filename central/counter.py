@@ -1,0 +1,91 @@
+"""The feed's position counter, one row per organisation (``feed_counters``), and the
+stamp in it that shows the central server it was restored.
+
+Positions: see ``central.feed`` (the row is locked at the end of each writing
+transaction, so positions become visible in commit order).
+
+The stamp: each counter row keeps the counter table's own PostgreSQL object id. A
+``pg_restore`` (with ``--clean``, or into a new database) re-creates the table, so the
+rows it brings back carry the old table's id: the first transaction that touches the
+counter after a restore finds it out, under the counter's row lock, before a single
+position is handed out in the restored feed — so the new epoch begins exactly at the
+dump's head (``central.epoch``). Restores that keep the table (a data-only load, a
+point-in-time recovery of the whole cluster) are not seen this way; sites find those
+out by their cursors, and ``structura central restore-epoch`` declares them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+_TABLE = "'feed_counters'::regclass::oid::bigint"
+
+_ALLOCATE_PG = text(
+    f"INSERT INTO feed_counters (org_id, last_seq, stamp) VALUES (:org, :n, {_TABLE}) "
+    "ON CONFLICT (org_id) DO UPDATE SET last_seq = feed_counters.last_seq + :n "
+    f"RETURNING last_seq, stamp, {_TABLE}"
+)
+# Elsewhere (a central server on SQLite, in tests and tools) there is no stamp.
+_ALLOCATE = text(
+    "INSERT INTO feed_counters (org_id, last_seq) VALUES (:org, :n) "
+    "ON CONFLICT (org_id) DO UPDATE SET last_seq = feed_counters.last_seq + :n "
+    "RETURNING last_seq, NULL, NULL"
+)
+_READ_PG = text(f"SELECT last_seq, stamp, {_TABLE} FROM feed_counters WHERE org_id = :org")
+_READ = text("SELECT last_seq, NULL, NULL FROM feed_counters WHERE org_id = :org")
+_SET_STAMP = text("UPDATE feed_counters SET stamp = :stamp WHERE org_id = :org")
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """The counter as a statement left it. ``restored``: the row came back from a
+    restore (its stamp is another table's) — ``head`` is then the restored feed's head
+    before this statement's positions."""
+
+    last: int
+    head: int
+    restored: bool
+    stamp: int | None
+    stale: bool  # the stamp must be written (restored, or empty from before the stamp)
+
+
+def _counter(last: int, n: int, seen: int | None, table: int | None) -> Counter:
+    return Counter(
+        last=last, head=last - n, restored=seen is not None and seen != table,
+        stamp=table, stale=table is not None and seen != table,
+    )  # fmt: skip
+
+
+def _on_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def allocate(session: Session, org_id: str, n: int) -> Counter:
+    """Take ``n`` positions (locking the organisation's row until the transaction ends)."""
+    stmt = _ALLOCATE_PG if _on_pg(session) else _ALLOCATE
+    last, seen, table = session.execute(stmt, {"org": org_id, "n": n}).one()
+    return _counter(int(last), n, seen, table)
+
+
+def read(session: Session, org_id: str, *, lock: bool = False) -> Counter | None:
+    """The counter without taking positions (None before the organisation's first
+    change); with ``lock`` the row stays locked until the transaction ends."""
+    stmt = _READ_PG if _on_pg(session) else _READ
+    if lock:
+        stmt = text(f"{stmt.text} FOR UPDATE") if _on_pg(session) else stmt
+    row = session.execute(stmt, {"org": org_id}).one_or_none()
+    return None if row is None else _counter(int(row[0]), 0, row[1], row[2])
+
+
+def set_stamp(session: Session, org_id: str, stamp: int) -> None:
+    session.execute(_SET_STAMP, {"org": org_id, "stamp": stamp})
+
+
+def feed_head(session: Session, org_id: str) -> int:
+    value = session.execute(
+        text("SELECT last_seq FROM feed_counters WHERE org_id = :org"), {"org": org_id}
+    ).scalar_one_or_none()
+    return int(value or 0)
