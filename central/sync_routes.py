@@ -206,15 +206,18 @@ def router(ctx: CentralContext) -> APIRouter:
                 notifier.unsubscribe(dev.org_id, fut)
         return _message(wire.PullAnswer(entries=entries, next=nxt, more=more, epoch=epoch))
 
-    digest_cache: dict[tuple[str, str], tuple[int, float, Any]] = {}
+    digest_cache: dict[tuple[str, str, bool], tuple[int, float, Any]] = {}
 
-    @r.get("/verify", summary="Checksums of the live rows of one entity, by bucket",
+    @r.get("/verify", summary="Checksums of the rows of one entity, by bucket",
            responses=_answers(wire.VerifyAnswer))  # fmt: skip
     def verify(
         dev: Dev,
         entity: str,
         top: Annotated[int | None, Query(ge=0, lt=checksums.FANOUT)] = None,
         sub: Annotated[int | None, Query(ge=0, lt=checksums.FANOUT)] = None,
+        tombstones: Annotated[
+            bool, Query(description="count deleted rows too (as deleted)")
+        ] = False,
     ) -> Response:
         from core.registry import registry
         from core.serial import row_to_json
@@ -226,12 +229,13 @@ def router(ctx: CentralContext) -> APIRouter:
             # One verify asks up to three times per differing bucket: the digests of one
             # entity are kept while its feed head stays and for a short while (a change
             # behind the sync's back on this side is seen at the next verify).
-            key, head, now = (dev.org_id, entity), feed_head(s, dev.org_id), time.monotonic()
+            key = (dev.org_id, entity, tombstones)
+            head, now = feed_head(s, dev.org_id), time.monotonic()
             hit = digest_cache.get(key)
             if hit is not None and hit[0] == head and now - hit[1] < 30.0:
                 digests = hit[2]
             else:
-                digests = checksums.live_digests(s, spec, dev.org_id)
+                digests = checksums.live_digests(s, spec, dev.org_id, tombstones=tombstones)
                 digest_cache[key] = (head, now, digests)
                 for k in [k for k, v in digest_cache.items() if now - v[1] >= 30.0]:
                     digest_cache.pop(k, None)

@@ -200,7 +200,7 @@ class CentralClient:
     def verify(
         self, entity: str, top: int | None = None, sub: int | None = None
     ) -> wire.VerifyAnswer:
-        params: dict[str, Any] = {"entity": entity}
+        params: dict[str, Any] = {"entity": entity, "tombstones": "true"}
         if top is not None:
             params["top"] = top
         if sub is not None:

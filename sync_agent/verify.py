@@ -1,5 +1,5 @@
 """The site's side of divergence detection (guarantee 13, ``core.sync.verify``): compare
-the checksums of this site's live rows with the central server's, entity by entity,
+the checksums of this site's rows, tombstones included, with the central server's, entity by entity,
 descending only into the buckets that differ, and repair by taking the central rows of
 the differing sub-buckets (a row changed behind the sync's back on the site, or a central
 change the site never applied). A live row only this site has, and no op of its waits,
@@ -41,7 +41,8 @@ def verify_site(agent: Any, *, repair: bool = True) -> dict[str, Any]:
     site_only: list[tuple[str, str]] = []
     for spec in registry().values():
         with store.read() as s:
-            mine = verify.live_digests(s, spec, agent.org_id or "", skip=skip.get(spec.name, ()))
+            mine = verify.live_digests(s, spec, agent.org_id or "", skip=skip.get(spec.name, ()),
+                                       tombstones=True)  # fmt: skip
         theirs = agent._guard(lambda e=spec.name: client.verify(e))
         exchanges += 1
         top_diff = verify.differing(verify.summarise(mine), theirs.buckets or {})

@@ -1,5 +1,6 @@
-"""Divergence detection (guarantee 13): checksums of an organisation's live rows that a
-site and the central server compare without sending the rows.
+"""Divergence detection (guarantee 13): checksums of an organisation's rows (live ones,
+and tombstones for agents that ask) that a site and the central server compare without
+sending the rows.
 
 Each live row has a digest (MD5 of its id and its stored fields as canonical JSON — the
 same on SQLite and PostgreSQL, since both sides serialise rows with
@@ -49,21 +50,37 @@ def _digest(row_id: str, values: list[Any]) -> int:
 
 
 def live_digests(
-    session: Session, spec: EntitySpec, org_id: str, *, skip: Iterable[str] = ()
+    session: Session,
+    spec: EntitySpec,
+    org_id: str,
+    *,
+    skip: Iterable[str] = (),
+    tombstones: bool = False,
 ) -> dict[str, tuple[tuple[int, int], int]]:
     """{id: ((bucket, sub-bucket), digest)} of the organisation's live rows of ``spec``,
-    read column by column (no ORM objects: this runs over every row)."""
+    read column by column (no ORM objects: this runs over every row).
+
+    With ``tombstones`` deleted rows count too, as deleted (not when: a delete given back
+    after a restore is made again, later, on the central server): after a restore a
+    site's tombstone and the central one can hold different fields, or only one side has
+    the row at all. Agents from before ask without it and compare live rows only."""
     model: Any = spec.model  # a mapped class; the mixin type does not list its table
     names = tuple(n for n in spec.stored_fields if n in model.__table__.c)
     cols = [model.__table__.c[n] for n in names]
     skipped = set(skip)
     out: dict[str, tuple[tuple[int, int], int]] = {}
-    stmt = select(model.id, *cols).where(model.org_id == org_id, model.deleted_at.is_(None))
+    if tombstones:
+        stmt = select(model.id, *cols, model.deleted_at.is_not(None)).where(model.org_id == org_id)
+    else:
+        stmt = select(model.id, *cols).where(model.org_id == org_id, model.deleted_at.is_(None))
     for row in session.execute(stmt.execution_options(yield_per=5000)):
         row_id = row[0]
         if row_id in skipped:
             continue
-        out[row_id] = (bucket_of(row_id), _digest(row_id, [to_json(v) for v in row[1:]]))
+        values = [to_json(v) for v in row[1:]]
+        if tombstones:
+            values[-1] = "deleted" if values[-1] else None
+        out[row_id] = (bucket_of(row_id), _digest(row_id, values))
     return out
 
 

@@ -68,3 +68,31 @@ def test_bucket_checksums_do_not_depend_on_order_and_catch_a_cancelled_pair():
     assert verify.summarise(d1) != verify.summarise({})  # equal digests cancel; counts do not
     d2 = dict(reversed(list({"x": ((3, 4), 9), "y": ((3, 5), 7)}.items())))
     assert verify.summarise(d2) == verify.summarise({"y": ((3, 5), 7), "x": ((3, 4), 9)})
+
+
+def test_tombstones_are_compared_and_repaired_even_where_the_site_numbers_higher(
+    hub, org_id, tmp_path
+):
+    """After a restore a site's tombstone can hold other fields than the central one,
+    with a version the central server renumbered lower; a live-rows-only verify saw
+    neither. Here made behind the sync's back: both sides hold the row deleted."""
+    from sqlalchemy import select
+
+    from core import writes
+    from tests.sync.test_agent import actor
+
+    store, agent = hub.new_site(tmp_path, org_id, "A")
+    cid = create(store, name="kept")
+    agent.sync_once()
+    with store.write() as s:
+        writes.delete(s, actor=actor(store), entity="clients", id=cid)
+    agent.sync_once()
+    with store.write() as s:
+        s.execute(sql_update(Client).where(Client.id == cid).values(name="tampered",
+                                                                     sync_version=99))  # fmt: skip
+    report = agent.verify()
+    assert [r["id"] for r in report["rows"]] == [cid] and report["repaired"] == 1
+    with store.read() as s:
+        repaired = s.scalars(select(Client).where(Client.id == cid)).one()
+    assert (repaired.name, repaired.deleted_at is not None) == ("kept", True)
+    assert agent.verify()["differences"] == 0
