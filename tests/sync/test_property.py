@@ -49,8 +49,9 @@ pytestmark = [pytest.mark.pg, pytest.mark.slow]
 EXAMPLES = int(os.environ.get("STRUCTURA_SYNC_EXAMPLES", "20"))
 # The suite runs the same examples every time (a failure in CI is reproducible, and a
 # change is judged by what it changed); the long run (``python -m bench.bench_sync
-# --property N``) explores at random. Random runs on 2026-12-02 found a convergence
-# failure after a central restore (docs/dev-notes.md, "Known sync failure").
+# --property N``) explores at random. Random runs on 2026-12-02 found convergence
+# failures after a central restore, since fixed (docs/dev-notes.md, "The sync failure
+# after a central restore").
 RANDOM = os.environ.get("STRUCTURA_SYNC_RANDOM") == "1"
 N_SITES = 3
 IDS = {"clients": ["c0", "c1"], "shows": ["s0"]}
