@@ -36,6 +36,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,15 @@ def _cli(data_dir: Path, *args: str, **kw: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
+def _drain(proc: subprocess.Popen[str], log: Path) -> None:
+    assert proc.stdout is not None
+    with log.open("a", encoding="utf-8") as out:
+        for line in proc.stdout:
+            out.write(line)
+            if os.environ.get("STRUCTURA_BENCH_SERVER_LOG"):
+                print("server:", line, end="", file=sys.stderr)
+
+
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     demo = _cli(data_dir, "demo")
     out, _ = demo.communicate(timeout=300)
@@ -96,6 +106,10 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
             break
         m = re.search(r"serving .* on (http://\S+)", line)
         if m:
+            # Keep reading what the server prints: a full pipe would block its logging
+            # (and every thread that logs) in the middle of a run.
+            threading.Thread(target=_drain, args=(proc, data_dir / "server.log"),
+                             daemon=True).start()  # fmt: skip
             return proc, m.group(1)
     proc.kill()
     raise SystemExit("server did not start")

@@ -27,7 +27,8 @@ def test_200_listeners_and_20_clients_without_an_error(
         # event loop running in this thread (Playwright's), and asyncio.run refuses that.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pool.submit(
-                asyncio.run, bench_connections.run(url, listeners=200, clients=20, seconds=5)
+                asyncio.run,
+                bench_connections.run(url, listeners=200, clients=20, seconds=5, think=0.2),
             ).result()
     finally:
         proc.terminate()
