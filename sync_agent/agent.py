@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -35,7 +36,7 @@ from core.registry import registry
 from core.site import get_state
 from core.sync import wire
 from core.sync.notices import ChangeNotice
-from sync_agent import inbound
+from sync_agent import fastload, inbound
 from sync_agent.backoff import Backoff
 from sync_agent.blobs import BlobSync
 from sync_agent.client import (
@@ -444,51 +445,66 @@ class SyncAgent:
             return done
 
     def _bootstrap(self, state: dict[str, Any]) -> bool:
+        """One write transaction per entity, held while its rows stream in: one commit
+        (one fsync) per entity instead of one per 5,000 rows, and into a table that was
+        empty its secondary indexes are built once at the end instead of kept up row by
+        row (``fastload.indexes_after``; inside the transaction, so an interrupted load
+        leaves the table and its indexes as they were). Resumable per entity: one that
+        did not finish is loaded again."""
         loaded = set(state.get("entities") or ())
         reg = registry()
         buf: list[dict[str, Any]] = []
         entity: str | None = None
-        cursor = None
-        rows = 0
+        with ExitStack() as stack:
+            tx: ExitStack | None = None
+            session: Any = None
 
-        def flush(done_entity: str | None = None) -> None:
-            nonlocal buf
-            with self.store.write() as s:
+            def flush() -> None:
+                nonlocal buf
                 if buf and entity is not None:
-                    inbound.bulk_rows(s, reg[entity], buf)
-                if done_entity is not None:
-                    loaded.add(done_entity)
-                state["entities"] = sorted(loaded)
-                inbound.set_key(s, BOOTSTRAP_KEY, dict(state))
-            buf = []
+                    inbound.bulk_rows(session, reg[entity], buf)
+                buf = []
 
-        for item in self.client.snapshot():
-            if isinstance(item, wire.SnapshotCursor):
-                cursor = item.cursor
-                # Keep the oldest cursor across interrupted attempts.
-                state["cursor"] = min(cursor, int(state.get("cursor", cursor)))
-            elif isinstance(item, wire.SnapshotEntity):
-                if entity is not None and entity not in loaded:
-                    flush(entity)
-                entity = item.entity
-            elif isinstance(item, wire.SnapshotEnd):
-                if entity is not None and entity not in loaded:
-                    flush(entity)
-                with self.store.write() as s:
-                    state["done"] = True
-                    inbound.set_key(s, BOOTSTRAP_KEY, state)
-                    inbound.set_key(s, inbound.CURSOR_KEY, int(state["cursor"]))
-                    s.add(AuditEntry(
-                        org_id=self.org_id or "", at=utcnow(), actor_id=None, device_id=None,
-                        entity="*", entity_id="*", kind="bootstrap", op_id=None,
-                        version=int(state["cursor"]), changes={"rows": item.rows},
-                    ))  # fmt: skip
-                return True
-            elif entity is not None and entity not in loaded:
-                buf.append(item)
-                rows += 1
-                if len(buf) >= 5000:
-                    flush()
+            def finish() -> None:
+                # The entity's rows are in: its indexes, its mark, one commit.
+                nonlocal tx
+                if tx is None or entity is None:
+                    return
+                flush()
+                loaded.add(entity)
+                state["entities"] = sorted(loaded)
+                inbound.set_key(session, BOOTSTRAP_KEY, dict(state))
+                tx.close()
+                tx = None
+
+            for item in self.client.snapshot():
+                if isinstance(item, wire.SnapshotCursor):
+                    # Keep the oldest cursor across interrupted attempts.
+                    state["cursor"] = min(item.cursor, int(state.get("cursor", item.cursor)))
+                elif isinstance(item, wire.SnapshotEntity):
+                    finish()
+                    entity = item.entity
+                    if entity not in loaded:
+                        tx = stack.enter_context(ExitStack())
+                        session = tx.enter_context(self.store.write())
+                        tx.enter_context(fastload.indexes_after(session, reg[entity].model))
+                elif isinstance(item, wire.SnapshotEnd):
+                    finish()
+                    with self.store.write() as s:
+                        state["done"] = True
+                        inbound.set_key(s, BOOTSTRAP_KEY, state)
+                        inbound.set_key(s, inbound.CURSOR_KEY, int(state["cursor"]))
+                        s.add(AuditEntry(
+                            org_id=self.org_id or "", at=utcnow(), actor_id=None,
+                            device_id=None, entity="*", entity_id="*", kind="bootstrap",
+                            op_id=None, version=int(state["cursor"]),
+                            changes={"rows": item.rows},
+                        ))  # fmt: skip
+                    return True
+                elif tx is not None:
+                    buf.append(item)
+                    if len(buf) >= 5000:
+                        flush()
         raise Offline("snapshot ended early")
 
     # --- running in the background --------------------------------------------------

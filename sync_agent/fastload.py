@@ -16,7 +16,8 @@ version (``sync_version``). A batch whose rows do not carry exactly the table's 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
@@ -131,3 +132,31 @@ def load(session: Session, model: Any, rows: Sequence[Mapping[str, Any]]) -> boo
     if tuples:
         session.connection().exec_driver_sql(sql, [tuple(v) for v in tuples])
     return True
+
+
+@contextmanager
+def indexes_after(session: Session, model: Any) -> Iterator[None]:
+    """Into an empty SQLite table, load without its secondary indexes and build them
+    once at the end (a sorted build instead of one index update per row and index).
+    Only inside the caller's write transaction: SQLite's DDL is transactional, so a
+    load that fails or is interrupted rolls the indexes back with the rows. A table
+    that already holds rows (a resumed or repeated load) keeps its indexes."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    table = model.__table__.name
+    if conn.exec_driver_sql(f'SELECT 1 FROM "{table}" LIMIT 1').first() is not None:
+        yield
+        return
+    # Indexes SQLite made itself (primary key, unique constraints) have no SQL: kept.
+    made = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL",
+        (table,),
+    ).all()
+    for name, _sql in made:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _name, sql in made:
+        conn.exec_driver_sql(sql)
