@@ -15,17 +15,18 @@ version (``sync_version``). A batch whose rows do not carry exactly the table's 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date
 from sqlalchemy.orm import Session
 
+from core.db import json_text
 from core.orm.types import Fixed, UTCDateTime
 
 Convert = Callable[[Any], Any]
@@ -37,6 +38,12 @@ def _fixed(scale: int) -> Convert:
     def convert(v: Any) -> int | None:
         if v is None:
             return None
+        if type(v) is str:
+            # Plain decimal text with no more places than the column keeps (what the
+            # central server writes): the digits are the scaled integer, no Decimal.
+            whole, _, frac = v.partition(".")
+            if len(frac) <= scale and whole.lstrip("-").isdigit() and (frac.isdigit() or not frac):
+                return int(whole + frac.ljust(scale, "0"))
         return int((Decimal(str(v)) * factor).to_integral_value(rounding=ROUND_HALF_EVEN))
 
     return convert
@@ -70,7 +77,7 @@ def _json(none_as_null: bool) -> Convert:
     def convert(v: Any) -> str | None:
         if v is None:
             return None if none_as_null else "null"
-        return json.dumps(v)
+        return json_text(v)  # the text the store's engine writes
 
     return convert
 
@@ -114,23 +121,23 @@ def load(session: Session, model: Any, rows: Sequence[Mapping[str, Any]]) -> boo
     table = model.__table__
     names, convert, sql = _plan(table)
     wanted = set(names)
-    tuples = []
-    changing = [(i, f) for i, f in enumerate(convert) if f is not _same]
-    for data in rows:
-        if data.keys() != wanted:
-            return False
-        values = [data[n] for n in names]
-        for i, f in changing:
-            values[i] = f(values[i])
-        tuples.append(values)
+    pick = itemgetter(*names)
     # Snapshot rows keep the central server's version as the sync version; the local
     # version starts again at 1 (as the general path does).
     iv, isv = names.index("version"), names.index("sync_version")
-    for values, data in zip(tuples, rows, strict=True):
+    changing = [(i, f) for i, f in enumerate(convert) if f is not _same and i not in (iv, isv)]
+    tuples = []
+    for data in rows:
+        if data.keys() != wanted:
+            return False
+        values = list(pick(data))
+        for i, f in changing:
+            values[i] = f(values[i])
         values[isv] = int(data["version"])
         values[iv] = 1
+        tuples.append(tuple(values))
     if tuples:
-        session.connection().exec_driver_sql(sql, [tuple(v) for v in tuples])
+        session.connection().exec_driver_sql(sql, tuples)
     return True
 
 
