@@ -191,6 +191,9 @@ class SiteHost:
         server = EmbeddedServer(app, host, port, **ssl)
         server.start()  # raises when the port is taken; only a started server is kept
         self.server = server
+        from local_api.warmup import served_url, warm_up
+
+        warm_up(app, served_url(server.url))  # before the announcement: off the first tablet
         return self.url or f"{host}:{port}"
 
     def step(self, name: str) -> Step | None:

@@ -22,6 +22,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from local_api.app import create_app
     from local_api.context import AppContext
     from local_api.server import EmbeddedServer
+    from local_api.warmup import served_url, warm_up
 
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
@@ -71,6 +72,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         log.error("%s", exc)
         context.store.dispose()
         return 1
+    warm_up(app, served_url(server.url))  # before the first tablet, and before the announcement
     # The URL line is what scripts (the benchmark) wait for.
     print(f"serving {context.site.site_name} on {server.url}", flush=True)
     log.info("serving site %s (%s) on %s", context.site.site_name, context.site.site_id, server.url)
