@@ -207,7 +207,7 @@ class _Clock:
 
     def tick(self) -> None:  # on the loop
         self.at, self.handle = float("inf"), None
-        now = self.loop.time()
+        now, soonest = self.loop.time(), float("inf")
         for sub in self.broadcaster._subs_of(self.loop):
             waiter = sub._waiter
             if waiter is None or waiter.done():
@@ -215,7 +215,9 @@ class _Clock:
             if sub.deadline <= now:
                 waiter.set_result(None)
             else:
-                self.wake_by(sub.deadline)
+                soonest = min(soonest, sub.deadline)
+        if soonest < float("inf"):
+            self.wake_by(soonest)
 
 
 class Broadcaster:
