@@ -10,7 +10,7 @@ Prints requests/s and p50/p95/p99 latency per level. Target (docs/benchmarks.md)
 32 clients and >= 800 requests/s on a 2-core machine.
 
     python -m bench.bench_api [--seconds 10] [--levels 8,32,64] [--wrk]
-    python -m bench.bench_api --peer [--levels 32,8] [--rounds 3]
+    python -m bench.bench_api --peer [--levels 32,8] [--rounds 3] [--completed 20000]
 
 With ``--peer`` the plain FastAPI + sqlite3 app of ``bench/peers/plain_api.py`` serves
 the same mix on a copy of the same store, and wrk drives both in turn, level by level and
@@ -81,11 +81,40 @@ def _drain(proc: subprocess.Popen[str], log: Path) -> None:
                 print("server:", line, end="", file=sys.stderr)
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+def add_completed_jobs(data_dir: Path, n: int) -> None:
+    """``n`` more COMPLETED jobs in the demo store, copies of the demo's own completed
+    ones (same machines and operators), inserted in bulk as a sync would have brought
+    them (no outbox): the store of a plant that has been working for a while."""
+    from sqlalchemy import insert, select
+
+    from core.clock import uuid7
+    from core.db import Store, sqlite_url
+    from core.models import Job
+    from core.serial import row_to_json, values_from_json
+
+    store = Store(sqlite_url(data_dir / "site.sqlite3"))
+    try:
+        with store.read() as s:
+            done = [row_to_json(j) for j in s.scalars(select(Job).where(Job.status == "COMPLETED"))]
+        rows = [
+            values_from_json(Job, dict(done[i % len(done)], id=uuid7(), doc_number=None,
+                                       title=f"{done[i % len(done)]['title']} #{i}"))
+            for i in range(n)
+        ]  # fmt: skip
+        with store.write() as s:
+            for k in range(0, n, 5000):
+                s.execute(insert(Job), rows[k : k + 5000])
+    finally:
+        store.dispose()
+
+
+def start_server(data_dir: Path, completed: int = 0) -> tuple[subprocess.Popen[str], str]:
     demo = _cli(data_dir, "demo")
     out, _ = demo.communicate(timeout=300)
     if demo.returncode != 0:
         raise SystemExit(f"structura demo failed:\n{out}")
+    if completed:
+        add_completed_jobs(data_dir, completed)
     proc = _cli(
         data_dir,
         "site",
@@ -435,14 +464,19 @@ def main() -> int:
         "--peer", action="store_true", help="wrk against Structura and the plain peer, ratios"
     )
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--completed", type=int, default=0,
+        help="add this many completed jobs to the store first (the target: 20000, figures "
+        "within 10 %% of the empty store's)",
+    )  # fmt: skip
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="structura-bench-") as tmp:
-        proc, url = start_server(Path(tmp))
+        proc, url = start_server(Path(tmp), completed=args.completed)
         try:
             print(
                 f"server {url} (pid {proc.pid}), {os.cpu_count()} CPUs, "
-                f"{args.seconds:.0f} s per level"
+                f"{args.seconds:.0f} s per level, {args.completed} completed jobs added"
             )
             if args.peer:
                 compare(url, proc.pid, levels, args.seconds, args.rounds, Path(tmp))
