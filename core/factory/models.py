@@ -70,6 +70,8 @@ class Job(Synced, Base):
         # The office sorts by title and searches jobs by project (desktop_indexes).
         Index("ix_jobs_title", "org_id", "title", "id"),
         Index("ix_jobs_project", "org_id", "project_id"),
+        # The active jobs (queues, board) among a plant's completed ones (jobs_status_index).
+        Index("ix_jobs_status", "org_id", "status"),
     )
     project_id: Mapped[str | None] = mapped_column(ID)
     machine_id: Mapped[str] = mapped_column(ID)

@@ -209,3 +209,28 @@ def test_calendar_is_not_for_operators(app: Any, as_: Any) -> None:
     with asgi_client(app, base_url="http://testserver") as c:
         c.headers.update(as_("operator"))
         assert c.get("/api/calendar.ics").status_code == 403
+
+
+def test_an_operators_queue_reads_the_active_jobs_by_their_status(context: Any) -> None:
+    """A plant's completed jobs do not slow the queues: the queue's statement is served
+    by (org_id, status), not by reading every job of the organisation."""
+    from sqlalchemy import event
+
+    from local_api.routes.actions import _queue_stmt
+
+    plans: list[Any] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        # The statement as it is sent (IN expanded), planned by SQLite itself.
+        raw = conn.connection.driver_connection
+        plans.extend(raw.execute(f"EXPLAIN QUERY PLAN {statement}", params).fetchall())
+
+    engine = context.store.engine
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        with context.store.read() as s:
+            s.execute(_queue_stmt(), {"org": "o", "me": "u"}).all()
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+    plan = " ".join(str(r[-1]) for r in plans)
+    assert "ix_jobs_status" in plan, plan
