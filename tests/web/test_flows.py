@@ -206,6 +206,12 @@ def test_expired_session_keeps_what_was_typed(new_page) -> None:
     expect(page.locator("#toasts")).to_contain_text("Mensaje enviado a Olga Martín")
     expect(page.locator("#messages")).to_contain_text("La bobina llega a las 14:00")
     expect(form.get_by_label("Mensaje")).to_have_value("")
+    # Sent once: the refused send was kept as the draft, not also queued (it went out
+    # twice when the queue replayed it after the login and the person sent again).
+    page.wait_for_timeout(6000)  # past the queue's retry (RETRY_MS) and a reload
+    page.reload()
+    expect(page.locator("#messages")).to_contain_text("La bobina llega a las 14:00")
+    expect(page.locator("#messages li", has_text="La bobina llega a las 14:00")).to_have_count(1)
 
 
 def test_offline_keeps_what_was_typed(new_page) -> None:

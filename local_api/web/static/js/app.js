@@ -171,9 +171,11 @@ function showUser(user) {
 
 /** Run a floor action through the queue: toast when sent, "kept" when the site is away,
  *  explained when refused. Resolves true when it is sent or kept (the form may close). */
-export async function act(spec, { form = null, done = "" } = {}) {
+export async function act(spec, { form = null, done = "", drafted = false } = {}) {
   let out;
-  try { out = await perform(spec); }
+  // ``drafted``: the form's contents are kept as a draft (keepDraft) and come back after
+  // a new login, so an action refused for an expired login is not queued as well.
+  try { out = await perform(spec, { keepIfExpired: !drafted }); }
   catch (err) { explain(err, { form }); return false; }
   if (out.queued) toast(t("queue.queued", { what: opText(out.op) }), "warn");
   else if (done) toast(done);

@@ -68,9 +68,10 @@ let seq = Date.now();
 /**
  * Perform an operation: {path, method, body, what: {key, params}, scope: {job_id?,
  * machine_id?}}. Resolves {sent: true, data} when the site took it, {queued: true} when
- * it is kept for later; rejects with the ApiError when the site refused it.
+ * it is kept for later; rejects with the ApiError when the site refused it, and, with
+ * ``keepIfExpired: false`` (a form whose draft is kept), when the login has expired.
  */
-export async function perform(spec, { onProgress = null } = {}) {
+export async function perform(spec, { onProgress = null, keepIfExpired = true } = {}) {
   const user = session();
   const op = { id: crypto.randomUUID(), seq: seq++, user_id: user ? user.id : "",
     created_at: new Date().toISOString(), method: "POST", ...spec };
@@ -82,6 +83,13 @@ export async function perform(spec, { onProgress = null } = {}) {
     const data = await send(op);
     return { sent: true, data, op };
   } catch (err) {
+    if (err instanceof ApiError && err.kind === "expired" && !keepIfExpired) {
+      // The page keeps what was typed as a draft and brings it back after the login:
+      // kept here as well, it would be sent twice (the queue, then the person again).
+      await remove(op.id);
+      emit({ type: "changed" });
+      throw err;
+    }
     if (retryable(err)) { schedule(); return { queued: true, op }; }
     throw err;
   }

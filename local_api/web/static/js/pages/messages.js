@@ -70,7 +70,7 @@ async function send(event) {
   await busy($("#message-send"), async () => {
     const ok = await act({ path: "/api/messages", body: { to_user_id: to, body },
       what: { key: "op.message", params: { name } } },
-    { form, done: t("messages.sent", { name }) });
+    { form, done: t("messages.sent", { name }), drafted: true });
     if (!ok) return;
     clearDraft(DRAFT);
     form.elements.body.value = "";
