@@ -8,7 +8,6 @@ window. On quit, the reverse: window gone → bridge unhooked → SiteHost.stop.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -16,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from core.runtime import keep_responsive
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,11 @@ class Running:
 
 def keep_window_responsive() -> None:
     """The window shares the GIL with worker threads (exports, printouts, the table
-    reader, the LAN API). Two process-wide settings keep its waits short (measured
-    during a 100k-row export, docs/benchmarks.md):
-
-    - what start-up made lives as long as the window: ``gc.freeze()`` moves it out of
-      the collector's sight, so a full collection (set off by a worker's allocations,
-      run while holding the GIL) walks thousands of objects instead of a million; those
-      collections were 50-480 ms pauses of the window;
-    - a 1 ms GIL switch interval instead of 5 ms: a busy worker hands the GIL back to
-      the window's thread sooner each time it wakes (the longest stall went from
-      150-250 ms to 60-70 ms at load 4.5 on two cores, for no loss in export time).
-    """
-    gc.freeze()
-    sys.setswitchinterval(0.001)
+    reader, the LAN API): the process-wide settings of ``core.runtime`` keep its waits
+    short (measured during a 100k-row export, docs/benchmarks.md: full collections were
+    50-480 ms pauses of the window; with a 1 ms switch interval the longest stall went
+    from 150-250 ms to 60-70 ms at load 4.5 on two cores, for no loss in export time)."""
+    keep_responsive()
 
 
 def qt_app(argv: list[str] | None = None) -> Any:

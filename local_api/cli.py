@@ -5,13 +5,12 @@ can log in."""
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
-import sys
 import threading
 from typing import Any
 
+from core.runtime import keep_responsive
 from core.settings import Settings
 from core.site_services import start_services, status_of, stop_services
 
@@ -81,17 +80,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     announcer = _announce(context, server, settings, args, ssl_kwargs)
     services = start_services(context.store, settings)
     context.sync_status = lambda: status_of(services, "sync") or {"state": "not_enrolled"}
-    # What start-up made (the app, its routes and schemas, the registry, the services)
-    # lives as long as the process: out of the collector's sight, as in the desktop
-    # (desktop.host). A full collection walks every tracked object with the GIL held,
-    # and the event loop answers nothing meanwhile: at 1,000 open live streams those
-    # were 200-500 ms pauses several times a minute (bench_connections).
-    gc.collect()
-    gc.freeze()
-    # A thread that gives the GIL up for SQLite or a socket waits up to the switch
-    # interval to get it back while another thread runs: the writer's twenty-odd SQLite
-    # calls per write each paid that under load. 1 ms instead of 5, as in the desktop.
-    sys.setswitchinterval(0.001)
+    # What start-up made lives as long as the process, and the event loop shares the
+    # GIL with the writers: core.runtime (at 1,000 live streams, full collections were
+    # 200-500 ms pauses of the loop several times a minute; bench_connections).
+    keep_responsive()
     try:
         stop.wait()
     finally:

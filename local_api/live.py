@@ -51,10 +51,9 @@ HISTORY_SIZE = 1024
 SHARED_ANSWERS = 4096  # visibility answers kept per broadcaster (event, user) before a reset
 # Changes are gathered for a short window before they go out to the streams: 50 ms, and
 # 50 ms more per 200 open streams up to 0.5 s. A delivery costs a wake-up and a socket
-# write per stream on the loop that also answers requests; at 1,000 streams and 20
-# writes a second, 50 ms windows kept the loop busy enough to hold requests back
-# (p95 0.4-0.8 s in bench_connections), 250 ms windows did not (p95 < 0.2 s). A screen
-# showing a change a quarter second later is not a difference anyone sees.
+# write per stream on the loop that also answers requests, so the window bounds that
+# work however many writes a busy floor makes (0.3 s at 1,000 streams). A screen showing
+# a change a quarter second later is not a difference anyone sees.
 WINDOW_SECONDS = 0.05
 STREAMS_PER_STEP = 200
 MAX_WINDOW_SECONDS = 0.5
