@@ -25,7 +25,7 @@ from core.clock import utcnow
 from core.errors import Invalid
 from core.factory.events import validate_payload
 from core.models import Downtime, Job, ProductionReport
-from core.rules import LOCAL, EntityRules, WriteContext, refuse
+from core.rules import LOCAL, EntityRules, WriteContext, batch_safe, refuse
 from core.sync.notices import ChangeNotice
 from core.sync.unit import unit_of
 
@@ -105,8 +105,12 @@ def _queue_tail(ctx: WriteContext) -> None:
     key = (ctx.org_id, machine_id)
     if key not in tails:
         ctx.session.flush()
+        # ``sequence + 0``: with a bare column SQLite answers max() by walking the
+        # organisation's sequence index from the top until a job of this machine turns
+        # up, every job of the organisation for a machine with none yet (17 ms with
+        # 20,000 jobs); so it reads the machine's own jobs through the queue index.
         tails[key] = ctx.session.scalar(
-            select(func.max(Job.sequence)).where(
+            select(func.max(Job.sequence + 0)).where(
                 Job.org_id == ctx.org_id, Job.machine_id == machine_id, Job.deleted_at.is_(None)
             )
         )
@@ -504,6 +508,7 @@ def recompute_jobs(session: Any, org_id: str, job_ids: set[str]) -> None:
 # --- events ------------------------------------------------------------------------------
 
 
+@batch_safe
 def _typed_event(ctx: WriteContext) -> None:
     payload, errors = validate_payload(str(ctx.values.get("type")), ctx.values.get("payload"))
     if errors:
