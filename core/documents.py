@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from core.errors import RuleBroken
 from core.models import DocCounter, Site, SyncState
-from core.rules import LOCAL, EntityRules, WriteContext
+from core.rules import LOCAL, EntityRules, WriteContext, batch_safe
 from core.sync.unit import unit_of
 
 # Entity -> the kind letters in its numbers (OT: orden de trabajo; SH: show).
@@ -63,14 +63,19 @@ def next_number(session: object, code: str, kind: str) -> str:
     from sqlalchemy.orm import Session
 
     assert isinstance(session, Session)
-    counter = session.get(DocCounter, (code, kind))
+    counters = unit_of(session).doc_counters
+    counter = counters.get((code, kind))
     if counter is None:
-        counter = DocCounter(site_code=code, kind=kind, last=0)
-        session.add(counter)
+        counter = session.get(DocCounter, (code, kind))
+        if counter is None:
+            counter = DocCounter(site_code=code, kind=kind, last=0)
+            session.add(counter)
+        counters[(code, kind)] = counter
     counter.last = (counter.last or 0) + 1
     return f"{code}-{kind}-{counter.last:04d}"
 
 
+@batch_safe  # the counter is the transaction's own, not read from other rows
 def _assign(ctx: WriteContext) -> None:
     if ctx.kind != "create":
         return

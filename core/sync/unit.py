@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
+from core.rowload import insert_rows
 from core.sync.notices import ChangeNotice
 
 
@@ -57,6 +58,14 @@ class UnitOfWork:
     org_modules: dict[str, frozenset[str] | None] = field(default_factory=dict)
     site_code: str | None = None
     queue_tails: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+    # Document counters in use (``core.documents.next_number``), held strongly: the
+    # identity map's weak reference let a flushed counter go, and each number then
+    # cost a query that first flushed every pending row.
+    doc_counters: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # Foreign keys are checked at commit in this transaction (``defer_foreign_keys``):
+    # a row may then be inserted before the row it points at, so the write path need
+    # not flush each pending row a new row refers to.
+    fk_at_commit: bool = False
     # Rows the sync agent pulled and wrote directly, looked at once the whole page is in
     # (``sync_agent.inbound.after_pull``): (spec, row, values before or None if new, op).
     pulled: list[tuple[Any, Any, dict[str, Any] | None, str | None]] = field(default_factory=list)
@@ -73,16 +82,24 @@ class UnitOfWork:
     def notice(self, notice: ChangeNotice) -> None:
         self.notices.append(notice)
 
+    def defer_foreign_keys(self, session: Session) -> None:
+        """Check foreign keys at commit for the rest of this transaction, where the
+        store can (SQLite's ``defer_foreign_keys``, reset when the transaction ends). The
+        write path has checked every reference itself by then; the database's check
+        stays as the safety net, and a violation still fails the commit."""
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("PRAGMA defer_foreign_keys = ON"))
+            self.fk_at_commit = True
+
     def keep(self, rows: Iterable[Any]) -> None:
         self.kept.extend(rows)
 
     def drain_inserts(self, session: Session) -> None:
         buffers, self.inserts = self.inserts, {}
         for model, rows in buffers.items():
-            # A Core insert: the ORM's bulk mode would also fetch the new primary keys,
-            # which nobody needs here.
-            table: Any = getattr(model, "__table__")  # noqa: B009 (a mapped class)
-            session.execute(insert(table), rows)
+            # Not the ORM's bulk mode: it would also fetch the new primary keys, which
+            # nobody needs here.
+            insert_rows(session, model, rows)
 
     # -- the one savepoint-rollback path ---------------------------------------------
 
@@ -107,6 +124,7 @@ class UnitOfWork:
         self.made_here.clear()
         self.org_modules.clear()
         self.queue_tails.clear()
+        self.doc_counters.clear()
         self.site_code = None
 
     def _savepoint_began(self, transaction: SessionTransaction) -> None:

@@ -1,0 +1,67 @@
+"""Many new rows of one table in one statement, without the ORM's unit of work.
+
+``core.writes.create_many`` (the bulk form of the write path) builds its rows and records
+them like ``create`` does, then hands them here, and the unit of work's buffered audit
+and outbox rows come here too. Through the ORM or a Core insert each row cost
+SQLAlchemy's per-parameter bind processing (``construct_params``), several times the
+insert itself. On SQLite each column gets its type's own bind processor once (the very
+function SQLAlchemy would call, so the stored form is the same) and the rows go to the
+driver's ``executemany`` as tuples; other dialects take a Core multi-row insert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+Process = Callable[[Any], Any] | None
+
+
+@cache
+def _plan(
+    table: Table, dialect: Dialect, names: tuple[str, ...]
+) -> tuple[tuple[Process, ...], str] | None:
+    """Processors and SQL for rows carrying ``names``; None when a column left out has
+    a default computed in Python (a Core insert would fill it in: left to it)."""
+    given = set(names)
+    if any(c.name not in given and c.default is not None for c in table.c):
+        return None
+    columns = [table.c[n] for n in names]
+    processors = tuple(c.type._cached_bind_processor(dialect) for c in columns)
+    cols = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join("?" for _ in names)
+    return processors, f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
+
+
+def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (column name -> Python value; every row the same columns, as a
+    Core multi-row insert wants them) into the model's table, in the session's
+    transaction. A column left out gets what the database gives it (NULL, its
+    autoincrement)."""
+    if not rows:
+        return
+    table = model.__table__
+    assert isinstance(table, Table)  # a declarative model's, never a join or alias
+    conn = session.connection()
+    names = tuple(rows[0])
+    plan = _plan(table, conn.dialect, names) if conn.dialect.name == "sqlite" else None
+    if plan is None:
+        session.execute(insert(table), list(rows))
+        return
+    processors, sql = plan
+    steps = [(i, p) for i, p in enumerate(processors) if p is not None]
+    wanted = rows[0].keys()
+    tuples = []
+    for row in rows:
+        if row.keys() != wanted:
+            raise ValueError(f"{table.name}: rows with different columns in one insert")
+        values = [row[n] for n in names]
+        for i, process in steps:
+            values[i] = process(values[i])  # None too: a JSON column may store 'null'
+        tuples.append(tuple(values))
+    conn.exec_driver_sql(sql, tuples)
