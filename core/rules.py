@@ -96,6 +96,20 @@ class WriteContext:
 Hook = Callable[[WriteContext], None]
 
 
+def batch_safe(hook: Hook) -> Hook:
+    """Mark a hook whose outcome for one row does not depend on other rows of its entity
+    made in the same write (it reads only the row's values, or state the transaction
+    keeps itself, such as a document counter). ``core.writes.create_many`` checks and
+    inserts the rows of an entity whose every hook is so marked as one set; any other
+    entity's rows go one by one, each seeing the ones before it."""
+    setattr(hook, "batch_safe", True)  # noqa: B010 (an attribute on a function)
+    return hook
+
+
+def is_batch_safe(hook: Hook) -> bool:
+    return bool(getattr(hook, "batch_safe", False))
+
+
 @dataclass(frozen=True)
 class EntityRules:
     prepare: tuple[Hook, ...] = ()

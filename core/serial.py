@@ -44,7 +44,8 @@ def _columns(model: Any) -> list[Any]:
 
 
 def row_to_json(row: Any, names: tuple[str, ...] | None = None) -> dict[str, Any]:
-    model: Any = type(row)
+    # A mapped row, or a plain one standing for its model (``core.writes.create_many``).
+    model: Any = getattr(type(row), "model_of", type(row))
     conv = converters(model)
     keys = names if names is not None else tuple(conv)
     return {k: to_json(getattr(row, k)) for k in keys}
