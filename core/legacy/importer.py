@@ -1,7 +1,9 @@
 """The legacy import: exports -> rows through the one write path, in one transaction.
 
-- Rows keep their legacy ids and go through ``core.writes.create`` with the
-  system actor, so each gets its audit entry and outbox entry and syncs like any other.
+- Rows keep their legacy ids and go through the one write path with the system actor
+  (``core.writes.create_many`` for an entity whose rules allow checking its rows as a
+  set, ``create`` row by row otherwise), so each gets its audit entry and outbox entry
+  and syncs like any other.
 - Order follows the references: users, clients, projects, machines (without their
   current job), jobs, then the machines' current job, inventory, alerts, messages,
   events; shows, then their costs.
@@ -37,9 +39,10 @@ from core.identity.security import hash_secret
 from core.legacy.files import Export
 from core.legacy.mapping import MappedRow, RowRefused, map_row
 from core.legacy.report import ImportReport, Progress, Refusal
-from core.registry import spec_for
+from core.registry import EntitySpec, spec_for
 from core.rules import IMPORT
 from core.serial import normalise, to_json
+from core.sync.unit import unit_of
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ ORDER = (
 PARENTS = {"show_costs": ("show_id", "shows")}
 PROGRESS_EVERY = 500
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
+_SET = 5_000  # rows per create_many: bounded memory, the lookups still few
 
 ProgressFn = Callable[[Progress], None]
 
@@ -281,6 +285,12 @@ class _Run:
         stored = _existing(self.session, entity, self.org_id, (p.row.id for p in pending))
         parent = PARENTS.get(entity)
         created: list[_Pending] = []
+        spec = spec_for(entity)
+        # An entity whose rules allow it is written as one set (the write path's bulk
+        # form); the others row by row, each row seeing the ones before it.
+        batch: list[_Pending] | None = [] if writes.batch_safe(spec) else None
+        if batch is None:
+            self._preload_refs(spec, pending)
         for p in pending:
             row = p.row
             self.tick(entity)
@@ -303,6 +313,9 @@ class _Run:
                 )
                 continue
             data = {k: v for k, v in row.data.items() if k not in omit} if omit else row.data
+            if batch is not None:
+                batch.append(p)
+                continue
             try:
                 obj = self._create(entity, p, data)
             except Conflict as exc:
@@ -317,8 +330,51 @@ class _Run:
             self.keep.append(obj)
             report.count(report.imported, entity)
             created.append(p)
+        if batch:
+            created += self._create_set(entity, batch)
         if self.progress:
             self.progress(Progress(entity, self.done, self.total))
+        return created
+
+    def _preload_refs(self, spec: EntitySpec, pending: list[_Pending]) -> None:
+        """Load the rows that rows written one by one point at, a few queries per
+        target, and hold them: the write path's reference checks then find them in the
+        session (its identity map holds rows weakly, and rows written as a set are not
+        in it) instead of one query per reference."""
+        wanted: dict[str, set[str]] = {}
+        for p in pending:
+            data = p.row.data
+            for fname, target in spec.refs.items():
+                if isinstance(ref := data.get(fname), str):
+                    wanted.setdefault(target, set()).add(ref)
+            for fname, target in spec.list_refs.items():
+                refs = data.get(fname)
+                if isinstance(refs, list):
+                    wanted.setdefault(target, set()).update(r for r in refs if isinstance(r, str))
+        for target, ids in wanted.items():
+            self.keep.extend(_existing(self.session, target, self.org_id, ids).values())
+
+    def _create_set(self, entity: str, batch: list[_Pending]) -> list[_Pending]:
+        report = self.report
+        created: list[_Pending] = []
+        for start in range(0, len(batch), _SET):
+            part = batch[start : start + _SET]
+            new = [
+                writes.NewRow(p.row.data, p.row.id, p.row.extra or None, p.hashed or None)
+                for p in part
+            ]
+            results = writes.create_many(
+                self.session, actor=self.actor, entity=entity, rows=new, known_new=True,
+                origin=IMPORT,
+            )  # fmt: skip
+            for p, result in zip(part, results, strict=True):
+                if isinstance(result, Conflict) and result.current is not None:
+                    report.count(report.already_present, entity)
+                elif isinstance(result, DomainError):
+                    self._refuse(_refusal_from(result, p))
+                else:
+                    report.count(report.imported, entity)
+                    created.append(p)
         return created
 
     def _create(self, entity: str, p: _Pending, data: dict[str, Any]) -> Any:
@@ -397,6 +453,9 @@ def run_import(
     hash_secrets(pending["users"], skip=present_users, workers=hash_workers, progress=hashed)
 
     with store.write() as session:
+        # Every reference is checked by the write path; the database checks them again
+        # at commit, so a job and its opening report need not be flushed one by one.
+        unit_of(session).defer_foreign_keys(session)
         run = _Run(session, org_id, report, total, progress, secrets)
         links: list[tuple[str, str]] = []
         for entity in ORDER:
