@@ -257,15 +257,9 @@ class SyncAgent:
                 # Kept as sent, in the outbox entry, for the person looking at it later.
                 results = [r.model_dump(mode="json") for r in answers]
                 with self.store.write() as s:
-                    # Fresh copies: the puller may have acked some meanwhile.
-                    fresh = s.scalars(
-                        select(OutboxEntry)
-                        .where(OutboxEntry.seq.in_([op.seq for op in ops]))
-                        .order_by(OutboxEntry.seq)
-                    ).all()
-                    for op in fresh:
-                        op.attempts = (op.attempts or 0) + 1
-                    inbound.record_results(s, fresh, results, own_device=self.device_id)
+                    # Read again inside: the puller may have acked some meanwhile.
+                    seqs = [op.seq for op in ops]
+                    inbound.record_answers(s, seqs, results, own_device=self.device_id)
                 self._note_epoch(self.client.last_epoch)
                 total += len(ops)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -60,10 +60,24 @@ def set_key(session: Session, key: str, value: Any) -> None:
         row.value = value
 
 
-def active_rows(session: Session) -> set[tuple[str, str]]:
-    """(entity, id) of rows with outbox entries that may need rebasing or acking."""
-    stmt = select(OutboxEntry.entity, OutboxEntry.entity_id).where(OutboxEntry.status.in_(ACTIVE))
-    return {(e, i) for e, i in session.execute(stmt)}
+def active_rows(
+    session: Session, among: Iterable[tuple[str, str]] | None = None
+) -> set[tuple[str, str]]:
+    """(entity, id) of rows with outbox entries that may need rebasing or acking; only
+    those ``among`` the given keys when given (a push answer asks about its own rows,
+    not the whole outbox)."""
+    o = OutboxEntry
+    stmt = select(o.entity, o.entity_id).where(o.status.in_(ACTIVE))
+    if among is None:
+        return {(e, i) for e, i in session.execute(stmt)}
+    wanted = sorted(set(among))
+    found: set[tuple[str, str]] = set()
+    for i in range(0, len(wanted), 500):
+        ids = {k[1] for k in wanted[i : i + 500]}
+        chunk = set(wanted[i : i + 500])
+        rows = session.execute(stmt.where(o.entity_id.in_(ids)))
+        found.update((e, r) for e, r in rows if (e, r) in chunk)
+    return found
 
 
 def _lost_fields(op: OutboxEntry) -> set[str]:
@@ -324,6 +338,94 @@ def after_pull(session: Session, *, own_device: str | None, check: bool = True) 
         )  # fmt: skip
 
 
+_SETTLED = ("applied", "merged")
+
+
+def record_answers(
+    session: Session,
+    seqs: Sequence[int],
+    results: Sequence[Mapping[str, Any]],
+    *,
+    own_device: str | None,
+) -> dict[str, int]:
+    """Store a push batch's answers (``results[i]`` answers outbox entry ``seqs[i]``).
+
+    Most answers say the op was taken ("applied", "merged"): for those only the op's
+    status and result change, so they are recorded for the whole batch with one read of
+    the rows' sync versions per entity and one ``UPDATE`` statement (executemany),
+    without loading an outbox entry or a row as an ORM object. The rest (conflicts,
+    refusals: the local row may go back to the central state) go through
+    ``record_results``, one by one. Entries the puller retired meanwhile keep their
+    state; each counts an attempt."""
+    answer = dict(zip(seqs, results, strict=True))
+    o = OutboxEntry
+    light = session.execute(
+        select(o.seq, o.status, o.org_id, o.entity, o.entity_id)
+        .where(o.seq.in_(list(answer)))
+        .order_by(o.seq)
+    ).all()
+    quick = [r for r in light if answer[r.seq].get("status") in _SETTLED]
+    slow = [r.seq for r in light if answer[r.seq].get("status") not in _SETTLED]
+    counts: dict[str, int] = {}
+    now = utcnow()
+    versions = _sync_versions(session, [(r.org_id, r.entity, r.entity_id) for r in quick])
+    params = []
+    for r in quick:
+        res = answer[r.seq]
+        status = str(res["status"])
+        counts[status] = counts.get(status, 0) + 1
+        seen = versions.get((r.org_id, r.entity, r.entity_id), -1) >= int(res.get("version") or 0)
+        done = r.status == "acked" or seen
+        params.append(
+            {"b_seq": r.seq, "b_status": "done" if done else "sent",
+             "b_done": now if done else None, "b_result": dict(res)}
+        )  # fmt: skip
+    if params:
+        table: Any = o.__table__
+        session.execute(
+            update(table)
+            .where(table.c.seq == bindparam("b_seq"))
+            .values(
+                status=bindparam("b_status"), done_at=bindparam("b_done"),
+                result=bindparam("b_result"), attempts=table.c.attempts + 1,
+            ),
+            params,
+        )  # fmt: skip
+    if slow:
+        ops = session.scalars(select(o).where(o.seq.in_(slow)).order_by(o.seq)).all()
+        for op in ops:
+            op.attempts = (op.attempts or 0) + 1
+        more = record_results(session, ops, [answer[op.seq] for op in ops], own_device=own_device)
+        for k, v in more.items():
+            counts[k] = counts.get(k, 0) + v
+    if quick:
+        settle_answered(session, {(r.entity, r.entity_id) for r in quick})
+    return counts
+
+
+def _sync_versions(
+    session: Session, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], int]:
+    """(org, entity, id) -> the local row's sync version, a few queries per entity."""
+    by_entity: dict[tuple[str, str], set[str]] = {}
+    for org_id, entity, entity_id in keys:
+        by_entity.setdefault((org_id, entity), set()).add(entity_id)
+    reg = registry()
+    out: dict[tuple[str, str, str], int] = {}
+    for (org_id, entity), ids in by_entity.items():
+        spec = reg.get(entity)
+        if spec is None:
+            continue
+        model: Any = spec.model
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), 500):
+            stmt = select(model.id, model.sync_version).where(
+                model.org_id == org_id, model.id.in_(ordered[i : i + 500])
+            )
+            out.update(((org_id, entity, rid), v) for rid, v in session.execute(stmt))
+    return out
+
+
 def record_results(
     session: Session,
     ops: Sequence[OutboxEntry],
@@ -338,11 +440,16 @@ def record_results(
     now = utcnow()
     restore: list[tuple[OutboxEntry, Mapping[str, Any]]] = []
     _preload(session, ops)
+    wanted = [c["id"] for res in results if (c := res.get("conflict") or {}).get("id")]
+    known: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        stmt = select(ConflictRecord.id).where(ConflictRecord.id.in_(wanted[i : i + 500]))
+        known.update(session.scalars(stmt))
     with session.no_autoflush:  # see _preload: every lookup below hits the session
         for op, res in zip(ops, results, strict=True):
-            _record_one(session, op, res, counts, restore, now, own_device)
+            _record_one(session, op, res, counts, restore, now, own_device, known)
     session.flush()
-    active = active_rows(session) if restore else set()
+    active = active_rows(session, {(op.entity, op.entity_id) for op, _ in restore})
     for op, res in restore:
         _restore(session, op, res, own_device=own_device, active=active)
     settle_answered(session, {(op.entity, op.entity_id) for op in ops})
@@ -372,34 +479,37 @@ def settle_answered(session: Session, touched: Iterable[tuple[str, str]]) -> int
     restart a retried push may be answered from the central record after the feed has
     already brought that version; the op is then done whichever came first. Run at the
     end of every push answer and every pull, for the rows it ``touched`` (so a large
-    sync stays linear), so no op stays "sent" for a row that already reflects it.
+    sync stays linear), so no op stays "sent" for a row that already reflects it. Set
+    based: a few reads per entity (the ops, the rows' sync versions) and one ``UPDATE``
+    per 500 retired ops, which also brings any copy of them in the session up to date.
     Returns the number retired."""
-    now = utcnow()
-    retired = 0
-    reg = registry()
+    o = OutboxEntry
     by_entity: dict[str, set[str]] = {}
     for entity, entity_id in touched:
         by_entity.setdefault(entity, set()).add(entity_id)
+    retired: list[int] = []
     for entity, ids in by_entity.items():
-        spec = reg.get(entity)
-        if spec is None:
+        if entity not in registry():
             continue
         ordered = sorted(ids)
         for i in range(0, len(ordered), 500):
-            sent = session.scalars(
-                select(OutboxEntry).where(
-                    OutboxEntry.status == "sent",
-                    OutboxEntry.entity == entity,
-                    OutboxEntry.entity_id.in_(ordered[i : i + 500]),
+            sent = session.execute(
+                select(o.seq, o.org_id, o.entity_id, o.result).where(
+                    o.status == "sent", o.entity == entity, o.entity_id.in_(ordered[i : i + 500])
                 )
             ).all()
-            for op in sent:
-                local = session.get(spec.model, (op.org_id, op.entity_id))
-                answered = int((op.result or {}).get("version") or 0)
-                if local is not None and local.sync_version >= answered:
-                    op.status, op.done_at = "done", now
-                    retired += 1
-    return retired
+            versions = _sync_versions(session, [(r.org_id, entity, r.entity_id) for r in sent])
+            for r in sent:
+                answered = int((r.result or {}).get("version") or 0)
+                local = versions.get((r.org_id, entity, r.entity_id))
+                if local is not None and local >= answered:
+                    retired.append(r.seq)
+    now = utcnow()
+    for i in range(0, len(retired), 500):
+        session.execute(
+            update(o).where(o.seq.in_(retired[i : i + 500])).values(status="done", done_at=now)
+        )
+    return len(retired)
 
 
 def _preload(session: Session, ops: Sequence[OutboxEntry]) -> None:
@@ -429,6 +539,7 @@ def _record_one(
     restore: list[tuple[OutboxEntry, Mapping[str, Any]]],
     now: Any,
     own_device: str | None,
+    known: set[str],
 ) -> None:
     status = str(res.get("status"))
     counts[status] = counts.get(status, 0) + 1
@@ -445,7 +556,8 @@ def _record_one(
     op.status, op.done_at = "done", now
     if status == "conflict":
         c = res.get("conflict") or {}
-        if c.get("id") and session.get(ConflictRecord, c["id"]) is None:
+        if c.get("id") and c["id"] not in known:  # known: copied by an earlier answer
+            known.add(c["id"])
             session.add(conflict_copy(op, c))
     elif status == "rejected":
         reason = res.get("reason") or {}
