@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, event, insert, select, text
+from sqlalchemy import Table, event, select, text
 from sqlalchemy.orm import Session
 
 from central import counter
@@ -29,6 +29,7 @@ from core.models import FeedEntry
 from core.orm.base import Synced
 from core.orm.types import Fixed
 from core.registry import registry
+from core.rowload import insert_rows
 from core.serial import converters, row_to_json, to_json
 from core.sync import wire
 from core.sync.conflicts import WRITERS_KEY
@@ -107,7 +108,7 @@ class FeedRecorder:
             for i, entry in enumerate(entries):
                 entry["seq"] = first + i
                 entry["committed_at"] = now
-            session.execute(insert(FeedEntry), entries)
+            insert_rows(session, FeedEntry, entries)
             # Delivered by PostgreSQL only when (and if) this transaction commits.
             session.execute(text("SELECT pg_notify(:ch, :org)"), {"ch": CHANNEL, "org": org_id})
 

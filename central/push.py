@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from core.db import Store
 from core.errors import Conflict, DomainError, Invalid, RuleBroken
 from core.models import AppliedOp, ConflictRecord, Organisation
 from core.registry import EntitySpec, registry
+from core.rowload import insert_rows
 from core.rules import SYNC, rule_reason
 from core.serial import row_to_json
 from core.sync import wire
@@ -151,8 +152,7 @@ def _push(
                 if n % 500 == 499:
                     session.flush()
         session.flush()
-        if fresh:
-            session.execute(insert(AppliedOp), fresh)
+        insert_rows(session, AppliedOp, fresh)
         recorder.finalize(session)
     return results
 

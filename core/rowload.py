@@ -4,9 +4,10 @@
 them like ``create`` does, then hands them here, and the unit of work's buffered audit
 and outbox rows come here too. Through the ORM or a Core insert each row cost
 SQLAlchemy's per-parameter bind processing (``construct_params``), several times the
-insert itself. On SQLite each column gets its type's own bind processor once (the very
-function SQLAlchemy would call, so the stored form is the same) and the rows go to the
-driver's ``executemany`` as tuples; other dialects take a Core multi-row insert.
+insert itself. Each column gets its type's own bind processor once (the very function
+SQLAlchemy would call, so the stored form is the same); SQLite takes the rows as tuples
+through the driver's ``executemany``, PostgreSQL through ``COPY ... FROM STDIN`` (one
+round trip instead of a statement per row); another dialect a Core multi-row insert.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def _plan(
     columns = [table.c[n] for n in names]
     processors = tuple(c.type._cached_bind_processor(dialect) for c in columns)
     cols = ", ".join(f'"{n}"' for n in names)
+    if dialect.name == "postgresql":
+        return processors, f'COPY "{table.name}" ({cols}) FROM STDIN'
     marks = ", ".join("?" for _ in names)
     return processors, f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
 
@@ -49,7 +52,8 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
     assert isinstance(table, Table)  # a declarative model's, never a join or alias
     conn = session.connection()
     names = tuple(rows[0])
-    plan = _plan(table, conn.dialect, names) if conn.dialect.name == "sqlite" else None
+    dialect = conn.dialect
+    plan = _plan(table, dialect, names) if dialect.name in ("sqlite", "postgresql") else None
     if plan is None:
         session.execute(insert(table), list(rows))
         return
@@ -64,4 +68,12 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
         for i, process in steps:
             values[i] = process(values[i])  # None too: a JSON column may store 'null'
         tuples.append(tuple(values))
-    conn.exec_driver_sql(sql, tuples)
+    if dialect.name == "sqlite":
+        conn.exec_driver_sql(sql, tuples)
+        return
+    # PostgreSQL: COPY on the session's own connection (so in its transaction); the
+    # driver adapts each processed value as it would for an INSERT's parameters.
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(sql) as copy:
+        for processed in tuples:
+            copy.write_row(processed)
