@@ -58,9 +58,19 @@ def _get(ctx: WriteContext, entity: str, id: str | None) -> Any:
     return None if row is None or row.deleted_at is not None else row
 
 
+def _flush_for(session: Any, model: type) -> None:
+    """Flush if rows of ``model`` wait to be written: a query about them must see the
+    changes made earlier in this transaction (the sync apply leaves them unflushed).
+    Only then: a flush of everything else pending cost a bulk write (the legacy
+    import) one unit-of-work pass per row checked."""
+    waiting = (session.new, session.dirty, session.deleted)
+    if any(isinstance(o, model) for objects in waiting for o in objects):
+        session.flush()
+
+
 def open_downtime(session: Any, org_id: str, machine_id: str) -> Downtime | None:
     """The machine's open stop, if any (the latest, should there be several)."""
-    session.flush()  # changes earlier in this transaction count (sync applies unflushed)
+    _flush_for(session, Downtime)
     stmt = (
         select(Downtime)
         .where(
@@ -72,7 +82,8 @@ def open_downtime(session: Any, org_id: str, machine_id: str) -> Downtime | None
         .order_by(Downtime.started_at.desc())
         .limit(1)
     )
-    return session.scalars(stmt).first()
+    with session.no_autoflush:
+        return session.scalars(stmt).first()
 
 
 def running_job(session: Any, org_id: str, machine_id: str, other_than: str | None) -> Job | None:
