@@ -412,21 +412,10 @@ def create(
     ``origin``: ``rules.SYNC`` when applying a change made on another store (see
     core.rules)."""
     spec = _writable(session, entity, actor, "create")
-    given = data.model_fields_set if isinstance(data, BaseModel) else set(data)
-    values = normalise(spec.model, validate_create(spec, data))
-    prehashed = _prehashed(spec, actor, values, hashed_secrets)
     now = utcnow()
-    if spec.defaults:
-        spec.defaults(values, now, actor)
-    changed = {k: v for k, v in values.items() if k in given}
-    ctx = _context(session, spec, actor, "create", None, values, changed, origin)
-    rules.run(spec.rules.prepare, ctx)
-    missing = [(f, "is required") for f in sorted(spec.not_null) if values.get(f) is None]
-    if missing:  # optional in the schema but filled by defaults; refuse, don't crash
-        raise _invalid(missing, spec.name)
-    if id is not None and not ID_PATTERN.match(id):
-        raise _invalid([("id", "must be 1-64 letters, digits or . _ : -")], spec.name)
-    row_id = id or uuid7()
+    planned = _plan_new(session, spec, actor, NewRow(data, id, extra, hashed_secrets), 0, now,
+                        origin)  # fmt: skip
+    values, prehashed, ctx, row_id = planned.values, planned.prehashed, planned.ctx, planned.row_id
     # Lookups go through _made_here() (rows of this transaction) and need not flush the
     # pending inserts one by one: they go to the database together at the next flush.
     with session.no_autoflush:
@@ -653,7 +642,8 @@ def _plan_new(
     now: datetime,
     origin: str,
 ) -> _Planned:
-    """A row's own part of ``create``: everything that needs no other row."""
+    """A row's own part of ``create`` (and of each row of ``create_many``): everything
+    that needs no other row."""
     data = r.data
     given = data.model_fields_set if isinstance(data, BaseModel) else set(data)
     values = normalise(spec.model, validate_create(spec, data))
@@ -664,7 +654,7 @@ def _plan_new(
     ctx = _context(session, spec, actor, "create", None, values, changed, origin)
     rules.run(spec.rules.prepare, ctx)
     missing = [(f, "is required") for f in sorted(spec.not_null) if values.get(f) is None]
-    if missing:
+    if missing:  # optional in the schema but filled by defaults; refuse, don't crash
         raise _invalid(missing, spec.name)
     if r.id is not None and not ID_PATTERN.match(r.id):
         raise _invalid([("id", "must be 1-64 letters, digits or . _ : -")], spec.name)
