@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 
@@ -224,6 +225,7 @@ def to_choice(value: Any, choices: tuple[str, ...]) -> Any:
     return value.strip()
 
 
+@lru_cache(maxsize=4096)  # a file repeats the same few dozen keys on every row
 def snake(name: str) -> str:
     """camelCase or snake_case key -> snake_case ("oeeAvailability" -> "oee_availability")."""
     out = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name.strip())
