@@ -87,7 +87,7 @@ def open_downtime(session: Any, org_id: str, machine_id: str) -> Downtime | None
 
 
 def running_job(session: Any, org_id: str, machine_id: str, other_than: str | None) -> Job | None:
-    session.flush()
+    _flush_for(session, Job)
     stmt = select(Job).where(
         Job.org_id == org_id,
         Job.machine_id == machine_id,
@@ -96,7 +96,8 @@ def running_job(session: Any, org_id: str, machine_id: str, other_than: str | No
     )
     if other_than:
         stmt = stmt.where(Job.id != other_than)
-    return session.scalars(stmt.limit(1)).first()
+    with session.no_autoflush:
+        return session.scalars(stmt.limit(1)).first()
 
 
 def job_ref(job: Any) -> str:
