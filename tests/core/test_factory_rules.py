@@ -169,3 +169,39 @@ def test_each_factor_is_bounded_to_100_percent() -> None:
                     scrap=D(50), ideal_rate=D(40))  # fmt: skip
     assert r.availability == D("0.0000") and r.quality == D("0.0000")
     assert r.performance is None  # no run time: nothing to divide by
+
+
+def test_rows_not_yet_written_in_the_same_transaction_count_for_the_machine_checks(
+    plant: Any,
+) -> None:
+    """The checks on a machine's running job and open stop flush only when rows of their
+    own kind wait to be written; a job or a stop made moments before in the same
+    transaction, still pending, must be seen, as a sync apply or an import leaves them."""
+    from core.models import Downtime, Job, Machine, Organisation
+
+    store, office, machine = plant
+    now = datetime.now(UTC)
+    with pytest.raises(RuleBroken) as busy, store.write() as s:  # rolled back
+        # Held, as the import holds what its rows point at: the checks' own look-up of
+        # the machine then finds it in the session and flushes nothing on its way.
+        held = s.get(Machine, (office.org_id, machine)), s.get(Organisation, office.org_id)
+        s.add(Job(org_id=office.org_id, id="pending-running", machine_id=machine, title="A",
+                  status="IN_PROGRESS", priority="NORMAL", quantity=D(10), produced_qty=D(0),
+                  scrap_qty=D(0),
+                  progress=D(0), sequence=1, version=1, sync_version=0, field_versions={},
+                  created_at=now, updated_at=now))  # fmt: skip
+        assert any(isinstance(o, Job) for o in s.new)  # not flushed
+        writes.create(s, actor=office, entity="jobs",
+                      data={"title": "B", "machine_id": machine, "quantity": 10, "sequence": 5,
+                            "status": "IN_PROGRESS"})  # fmt: skip
+    assert busy.value.code == "machine_busy" and all(held)
+    with pytest.raises(RuleBroken) as stopped, store.write() as s:
+        held = s.get(Machine, (office.org_id, machine)), s.get(Organisation, office.org_id)
+        s.add(Downtime(org_id=office.org_id, id="pending-stop", machine_id=machine,
+                       reason="MAINTENANCE", started_at=now - timedelta(minutes=5),
+                       version=1, sync_version=0, field_versions={}, created_at=now,
+                       updated_at=now))  # fmt: skip
+        writes.create(s, actor=office, entity="jobs",
+                      data={"title": "C", "machine_id": machine, "quantity": 10, "sequence": 5,
+                            "status": "IN_PROGRESS"})  # fmt: skip
+    assert stopped.value.code == "machine_stopped"
