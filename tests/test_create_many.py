@@ -195,8 +195,10 @@ def test_central_feed_carries_the_stored_row(pg_head_url: str) -> None:
             s.add(Organisation(id="org-bulk", name="Bulk", modules=["factory", "tour"],
                                created_at=writes.utcnow()))  # fmt: skip
         actor = Actor.system("org-bulk")
-        rows = [NewRow({"name": f"Item {i}", "sku": f"S{i}", "quantity": Decimal("2.5")},
-                       f"it-{i}") for i in range(50)]  # fmt: skip
+        # COPY's text format escapes tabs, newlines and backslashes: they must come back.
+        odd = 'Perfil\tC\n"doble" \\ ñ \u2014 \x01'
+        rows = [NewRow({"name": odd if i == 0 else f"Item {i}", "sku": f"S{i}",
+                        "quantity": Decimal("2.5")}, f"it-{i}") for i in range(50)]  # fmt: skip
         with store.write() as s:
             res = writes.create_many(s, actor=actor, entity="inventory", rows=rows)
         assert not any(isinstance(r, Exception) for r in res)
@@ -209,5 +211,8 @@ def test_central_feed_carries_the_stored_row(pg_head_url: str) -> None:
                 stored = s.get(model, ("org-bulk", f"it-{i}"))
                 assert stored.sync_version == 1 and stored.field_versions["sku"] == 1
                 assert feed[f"it-{i}"].row == row_to_json(stored)
+            assert s.get(model, ("org-bulk", "it-0")).name == odd
+            audit = s.scalars(select(AuditEntry).filter_by(org_id="org-bulk", entity_id="it-0"))
+            assert next(iter(audit)).changes["name"] == [None, odd]
     finally:
         store.dispose()
