@@ -81,7 +81,15 @@ def _serve(data: Path, where: str) -> tuple[subprocess.Popen[str], str]:
 def _stop(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.terminate()
-    proc.communicate(timeout=30)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        # Never leave a server behind (one that outlived its test kept serving for
+        # hours); a stop this slow is still a failure.
+        proc.kill()
+        _out, err = proc.communicate(timeout=10)
+        stuck = f"site serve did not stop within 30 s of SIGTERM: {err[-2000:]}"
+        raise AssertionError(stuck) from None
 
 
 def _login(url: str) -> dict[str, str]:
