@@ -240,13 +240,17 @@ class SyncAgent:
         total = 0
         with self._push_lock:
             while True:
+                o = OutboxEntry
                 with self.store.read() as s:
-                    ops = s.scalars(
-                        select(OutboxEntry)
-                        .where(OutboxEntry.status.in_(("pending", "acked")))
-                        .order_by(OutboxEntry.seq)
+                    # Columns, not ORM objects: the entries are only read here (their
+                    # answers are recorded by seq, set based, in record_answers).
+                    ops = s.execute(
+                        select(o.seq, o.op_id, o.entity, o.entity_id, o.kind, o.base_version,
+                               o.fields, o.made_at, o.made_by)
+                        .where(o.status.in_(("pending", "acked")))
+                        .order_by(o.seq)
                         .limit(self.batch_size)
-                    ).all()
+                    ).all()  # fmt: skip
                 if not ops:
                     self.forward_resolutions()
                     return total
@@ -729,8 +733,9 @@ def _alive(recorded: dict[str, Any]) -> bool:
     return True
 
 
-def wire_op(op: OutboxEntry) -> wire.Op:
-    """An outbox entry as it goes on the wire (validated here, before it leaves)."""
+def wire_op(op: Any) -> wire.Op:
+    """An outbox entry (the ORM object or a row of its columns) as it goes on the wire
+    (validated here, before it leaves)."""
     return wire.Op.model_validate(
         {"op_id": op.op_id, "entity": op.entity, "entity_id": op.entity_id, "kind": op.kind,
          "base_version": op.base_version, "fields": op.fields or {}, "made_at": op.made_at,
