@@ -315,6 +315,7 @@ class _Run:
             data = {k: v for k, v in row.data.items() if k not in omit} if omit else row.data
             if batch is not None:
                 batch.append(p)
+                self.done -= 1  # counted once its set is written (_create_set)
                 continue
             try:
                 obj = self._create(entity, p, data)
@@ -375,6 +376,11 @@ class _Run:
                 else:
                     report.count(report.imported, entity)
                     created.append(p)
+            # Progress moves as sets are written, not as rows are read into them (a
+            # bar at 100 % while 50,000 events are still being written).
+            self.done += len(part)
+            if self.progress:
+                self.progress(Progress(entity, self.done, self.total))
         return created
 
     def _create(self, entity: str, p: _Pending, data: dict[str, Any]) -> Any:
