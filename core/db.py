@@ -21,10 +21,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
@@ -32,6 +32,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.sync.unit import unit_of
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from core.sync.recorders import Recorder
@@ -143,6 +145,18 @@ def _enable_wal(cur: Any) -> None:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+
+IN_BATCH = 500  # values per ``IN (...)``: well under SQLite's bound-variable limit
+
+
+def in_batches(values: Iterable[T], size: int = IN_BATCH) -> Iterator[list[T]]:
+    """``values`` sorted and cut into lists of ``size``, for one ``IN (...)`` query
+    each (sorted: the same set always gives the same statements, and locks are taken in
+    one order)."""
+    ordered = sorted(values)  # type: ignore[type-var]
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
 
 
 def json_text(value: Any) -> str:

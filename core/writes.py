@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core import rules
 from core.clock import utcnow, uuid7
+from core.db import in_batches
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.fields import ID_PATTERN
 from core.identity.security import hash_secret
@@ -143,9 +144,7 @@ def _check_refs(
     session: Session, spec: EntitySpec, org_id: str, values: Mapping[str, Any]
 ) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
-    wanted = [(f, t, values.get(f)) for f, t in spec.refs.items()]
-    wanted += [(f, t, v) for f, t in spec.list_refs.items() for v in values.get(f) or ()]
-    for fname, target, ref_id in wanted:
+    for fname, target, ref_id in refs_of(spec, values):
         if ref_id is None:
             continue
         row = _lookup(session, target, org_id, ref_id)
@@ -492,9 +491,8 @@ def _live_ids(
 ) -> set[str]:
     model: Any = spec_for(entity).model
     found: set[str] = set()
-    wanted = sorted(ids)
-    for i in range(0, len(wanted), _CHUNK):
-        stmt = select(model.id).where(model.org_id == org_id, model.id.in_(wanted[i : i + _CHUNK]))
+    for batch in in_batches(ids):
+        stmt = select(model.id).where(model.org_id == org_id, model.id.in_(batch))
         if live:
             stmt = stmt.where(model.deleted_at.is_(None))
         found.update(session.scalars(stmt))
@@ -508,17 +506,15 @@ def _taken_values(
     model: Any = spec.model
     column = getattr(model, fname)
     taken: dict[Any, set[str]] = {}
-    wanted = list(values)
-    for i in range(0, len(wanted), _CHUNK):
+    for batch in in_batches(values):
         stmt = select(column, model.id).where(
-            model.org_id == org_id, column.in_(wanted[i : i + _CHUNK]), model.deleted_at.is_(None)
+            model.org_id == org_id, column.in_(batch), model.deleted_at.is_(None)
         )
         for value, row_id in session.execute(stmt):
             taken.setdefault(value, set()).add(row_id)
     return taken
 
 
-_CHUNK = 500  # values per IN (...), well under SQLite's variable limit
 _CLASH = object()  # create_many: "the id exists", before the existing row is read
 
 
@@ -587,7 +583,7 @@ def create_many(
     org_id = actor.org_id
     wanted: dict[str, set[str]] = {}
     for p in planned:
-        for _field, target, ref_id in _refs_of(spec, p.values):
+        for _field, target, ref_id in refs_of(spec, p.values):
             if ref_id is not None:
                 wanted.setdefault(target, set()).add(ref_id)
     live = {t: _live_ids(session, t, org_id, ids) for t, ids in wanted.items()}
@@ -602,7 +598,7 @@ def create_many(
     for p in planned:
         clash = p.row_id in existing or p.row_id in made_ids
         try:
-            row = _check_planned(spec, p, live, taken, clash)
+            row = _check_planned(spec, p, live, taken, clash, now)
         except Conflict as exc:
             if exc.current is _CLASH:
                 current = made_ids.get(p.row_id) or session.get(spec.model, (org_id, p.row_id))
@@ -627,7 +623,9 @@ def create_many(
     return results
 
 
-def _refs_of(spec: EntitySpec, values: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+def refs_of(spec: EntitySpec, values: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """(field, target entity, id) of each reference the values make (a list reference
+    gives one per id; a missing one gives None)."""
     wanted = [(f, t, values.get(f)) for f, t in spec.refs.items()]
     wanted += [(f, t, v) for f, t in spec.list_refs.items() for v in values.get(f) or ()]
     return wanted
@@ -667,13 +665,14 @@ def _check_planned(
     live: dict[str, set[str]],
     taken: dict[str, dict[Any, set[str]]],
     clash: bool,
+    now: datetime,
 ) -> Any:
     """The rest of ``create`` for one planned row, against the set-wide lookups; the
     row object, not yet added anywhere."""
     values = p.values
     errors = [
         (fname, f"no {target} with id '{ref_id}'")
-        for fname, target, ref_id in _refs_of(spec, values)
+        for fname, target, ref_id in refs_of(spec, values)
         if ref_id is not None and ref_id not in live.get(target, ())
     ]
     if spec.check:
@@ -692,7 +691,6 @@ def _check_planned(
     rules.run(spec.rules.checks, p.ctx)
     _store_secrets(spec, values)
     values.update(p.prehashed)
-    now = utcnow()
     model: Any = spec.model
     row = _plain_row(model)()
     for k, v in values.items():

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from core import writes
 from core.clock import utcnow, uuid7
+from core.db import in_batches
 from core.models import AuditEntry, ConflictRecord, OutboxEntry, SyncState
 from core.registry import EntitySpec, registry, spec_for
 from core.serial import to_json, values_from_json
@@ -70,13 +71,11 @@ def active_rows(
     stmt = select(o.entity, o.entity_id).where(o.status.in_(ACTIVE))
     if among is None:
         return {(e, i) for e, i in session.execute(stmt)}
-    wanted = sorted(set(among))
     found: set[tuple[str, str]] = set()
-    for i in range(0, len(wanted), 500):
-        ids = {k[1] for k in wanted[i : i + 500]}
-        chunk = set(wanted[i : i + 500])
-        rows = session.execute(stmt.where(o.entity_id.in_(ids)))
-        found.update((e, r) for e, r in rows if (e, r) in chunk)
+    for batch in in_batches(set(among)):
+        keys = set(batch)
+        rows = session.execute(stmt.where(o.entity_id.in_({k[1] for k in keys})))
+        found.update((e, r) for e, r in rows if (e, r) in keys)
     return found
 
 
@@ -399,7 +398,12 @@ def record_answers(
         for k, v in more.items():
             counts[k] = counts.get(k, 0) + v
     if quick:
-        settle_answered(session, {(r.entity, r.entity_id) for r in quick})
+        # Versions read above still hold, except for rows the slow path may have put
+        # back to the central state.
+        slow_seqs = set(slow)
+        moved = {(r.org_id, r.entity, r.entity_id) for r in light if r.seq in slow_seqs}
+        still = {k: v for k, v in versions.items() if k not in moved}
+        settle_answered(session, {(r.entity, r.entity_id) for r in quick}, still)
     return counts
 
 
@@ -417,10 +421,9 @@ def _sync_versions(
         if spec is None:
             continue
         model: Any = spec.model
-        ordered = sorted(ids)
-        for i in range(0, len(ordered), 500):
+        for batch in in_batches(ids):
             stmt = select(model.id, model.sync_version).where(
-                model.org_id == org_id, model.id.in_(ordered[i : i + 500])
+                model.org_id == org_id, model.id.in_(batch)
             )
             out.update(((org_id, entity, rid), v) for rid, v in session.execute(stmt))
     return out
@@ -442,9 +445,8 @@ def record_results(
     _preload(session, ops)
     wanted = [c["id"] for res in results if (c := res.get("conflict") or {}).get("id")]
     known: set[str] = set()
-    for i in range(0, len(wanted), 500):
-        stmt = select(ConflictRecord.id).where(ConflictRecord.id.in_(wanted[i : i + 500]))
-        known.update(session.scalars(stmt))
+    for batch in in_batches(wanted):
+        known.update(session.scalars(select(ConflictRecord.id).where(ConflictRecord.id.in_(batch))))
     with session.no_autoflush:  # see _preload: every lookup below hits the session
         for op, res in zip(ops, results, strict=True):
             _record_one(session, op, res, counts, restore, now, own_device, known)
@@ -472,7 +474,11 @@ def sent_keys(session: Session) -> set[tuple[str, str]]:
     return {(e, i) for e, i in session.execute(stmt)}
 
 
-def settle_answered(session: Session, touched: Iterable[tuple[str, str]]) -> int:
+def settle_answered(
+    session: Session,
+    touched: Iterable[tuple[str, str]],
+    versions: Mapping[tuple[str, str, str], int] | None = None,
+) -> int:
     """Retire answered ops whose row already shows the version they were answered with.
 
     Push answers and feed pages reach the site in either order, and after a central
@@ -482,33 +488,33 @@ def settle_answered(session: Session, touched: Iterable[tuple[str, str]]) -> int
     sync stays linear), so no op stays "sent" for a row that already reflects it. Set
     based: a few reads per entity (the ops, the rows' sync versions) and one ``UPDATE``
     per 500 retired ops, which also brings any copy of them in the session up to date.
-    Returns the number retired."""
+    ``versions``: rows' sync versions the caller has just read ((org, entity, id) ->
+    version), not read again. Returns the number retired."""
     o = OutboxEntry
     by_entity: dict[str, set[str]] = {}
     for entity, entity_id in touched:
         by_entity.setdefault(entity, set()).add(entity_id)
     retired: list[int] = []
+    known = versions or {}
     for entity, ids in by_entity.items():
         if entity not in registry():
             continue
-        ordered = sorted(ids)
-        for i in range(0, len(ordered), 500):
+        for batch in in_batches(ids):
             sent = session.execute(
                 select(o.seq, o.org_id, o.entity_id, o.result).where(
-                    o.status == "sent", o.entity == entity, o.entity_id.in_(ordered[i : i + 500])
+                    o.status == "sent", o.entity == entity, o.entity_id.in_(batch)
                 )
             ).all()
-            versions = _sync_versions(session, [(r.org_id, entity, r.entity_id) for r in sent])
-            for r in sent:
+            keys = [(r.org_id, entity, r.entity_id) for r in sent]
+            read = _sync_versions(session, [k for k in keys if k not in known])
+            for r, key in zip(sent, keys, strict=True):
                 answered = int((r.result or {}).get("version") or 0)
-                local = versions.get((r.org_id, entity, r.entity_id))
+                local = known.get(key, read.get(key))
                 if local is not None and local >= answered:
                     retired.append(r.seq)
     now = utcnow()
-    for i in range(0, len(retired), 500):
-        session.execute(
-            update(o).where(o.seq.in_(retired[i : i + 500])).values(status="done", done_at=now)
-        )
+    for seqs in in_batches(retired):
+        session.execute(update(o).where(o.seq.in_(seqs)).values(status="done", done_at=now))
     return len(retired)
 
 
