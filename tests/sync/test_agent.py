@@ -260,3 +260,25 @@ def test_site_clock_skewed_by_a_day_changes_nothing(hub, org_id, tmp_path, monke
     with b_store.read() as s:
         [c] = s.scalars(select(ConflictRecord)).all()
     assert c.losing_values == {"name": "A edit"}
+
+
+def test_only_rows_that_name_bytes_wake_the_byte_loop(hub, org_id, tmp_path):
+    """The byte loop's look reads every active job and attachment: a push or pull of
+    other rows (a client, a progress report's event) must not start it; a job, a machine
+    or an attachment going either way does."""
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    _, b = hub.new_site(tmp_path, org_id, "B")
+    b.sync_once()
+    b._blob_wake.clear()
+    create(a_store, name="Ana")
+    a._push_and_wake()
+    assert not a._blob_wake.is_set()
+    assert b.pull_available() == 1
+    b._wake_blobs()
+    assert not b._blob_wake.is_set()
+    create(a_store, entity="machines", name="C1", type="CONFORMADORA")
+    a._push_and_wake()
+    assert a._blob_wake.is_set()
+    assert b.pull_available() == 1
+    b._wake_blobs()
+    assert b._blob_wake.is_set()
