@@ -159,6 +159,17 @@ def in_batches(values: Iterable[T], size: int = IN_BATCH) -> Iterator[list[T]]:
         yield ordered[i : i + size]
 
 
+def flush_for(session: Session, model: type) -> None:
+    """Flush if rows of ``model`` wait to be written: a query about them must see the
+    changes made earlier in this transaction (the sync apply leaves them unflushed).
+    Only then, and the query itself runs under ``no_autoflush``: a flush of everything
+    else pending cost a bulk write (the legacy import) one unit-of-work pass per row
+    checked, and a progress report two flushes instead of the commit's one."""
+    waiting = (session.new, session.dirty, session.deleted)
+    if any(isinstance(o, model) for objects in waiting for o in objects):
+        session.flush()
+
+
 def json_text(value: Any) -> str:
     """How a site's SQLite store writes JSON columns: orjson's compact text, several
     times faster than the standard library's (the bootstrap's loader writes the same

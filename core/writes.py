@@ -124,9 +124,19 @@ def _remember(session: Session, spec: EntitySpec, row: Any) -> None:
 
 
 def _lookup(session: Session, entity: str, org_id: str, id: str) -> Any:
+    """The row by key: made in this transaction, in the session, or read. Read without
+    an autoflush: whether a row with this key exists does not depend on changes still
+    pending (rows made here are in ``_made_here``; others are in the session), and a
+    flush per lookup split a progress report's one flush at commit into several. A row
+    read is kept for the transaction: the identity map holds it weakly, and the rules
+    that look at the same row a moment later (a report's machine: its reference, then
+    its counter) read it again once it was collected."""
     row = _made_here(session).get(("row", entity, org_id, id))
     if row is None:
-        row = session.get(registry()[entity].model, (org_id, id))
+        with session.no_autoflush:
+            row = session.get(registry()[entity].model, (org_id, id))
+        if row is not None:
+            unit_of(session).kept.append(row)
     return row
 
 

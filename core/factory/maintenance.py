@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import writes
+from core.db import flush_for
 from core.errors import Invalid
 from core.models import Alert, Machine
 from core.registry import registry
@@ -24,15 +25,16 @@ def raise_alert(
     session: Session, actor: Actor, machine: Machine, kind: str, severity: str, message: str
 ) -> None:
     """One open alert per machine and kind: a rule that fires again does not pile up."""
-    open_alert = session.scalar(
-        select(Alert.id).where(
-            Alert.org_id == actor.org_id,
-            Alert.machine_id == machine.id,
-            Alert.kind == kind,
-            Alert.dismissed_at.is_(None),
-            Alert.deleted_at.is_(None),
-        )
+    flush_for(session, Alert)
+    stmt = select(Alert.id).where(
+        Alert.org_id == actor.org_id,
+        Alert.machine_id == machine.id,
+        Alert.kind == kind,
+        Alert.dismissed_at.is_(None),
+        Alert.deleted_at.is_(None),
     )
+    with session.no_autoflush:
+        open_alert = session.scalar(stmt.limit(1))
     if open_alert is None:
         writes.create(
             session,

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.clock import utcnow
+from core.db import flush_for
 from core.errors import Invalid
 from core.factory.events import validate_payload
 from core.models import Downtime, Job, ProductionReport
@@ -58,19 +59,9 @@ def _get(ctx: WriteContext, entity: str, id: str | None) -> Any:
     return None if row is None or row.deleted_at is not None else row
 
 
-def _flush_for(session: Any, model: type) -> None:
-    """Flush if rows of ``model`` wait to be written: a query about them must see the
-    changes made earlier in this transaction (the sync apply leaves them unflushed).
-    Only then: a flush of everything else pending cost a bulk write (the legacy
-    import) one unit-of-work pass per row checked."""
-    waiting = (session.new, session.dirty, session.deleted)
-    if any(isinstance(o, model) for objects in waiting for o in objects):
-        session.flush()
-
-
 def open_downtime(session: Any, org_id: str, machine_id: str) -> Downtime | None:
     """The machine's open stop, if any (the latest, should there be several)."""
-    _flush_for(session, Downtime)
+    flush_for(session, Downtime)
     stmt = (
         select(Downtime)
         .where(
@@ -87,7 +78,7 @@ def open_downtime(session: Any, org_id: str, machine_id: str) -> Downtime | None
 
 
 def running_job(session: Any, org_id: str, machine_id: str, other_than: str | None) -> Job | None:
-    _flush_for(session, Job)
+    flush_for(session, Job)
     stmt = select(Job).where(
         Job.org_id == org_id,
         Job.machine_id == machine_id,

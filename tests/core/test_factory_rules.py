@@ -205,3 +205,39 @@ def test_rows_not_yet_written_in_the_same_transaction_count_for_the_machine_chec
                       data={"title": "C", "machine_id": machine, "quantity": 10, "sequence": 5,
                             "status": "IN_PROGRESS"})  # fmt: skip
     assert stopped.value.code == "machine_stopped"
+
+
+def test_a_progress_report_reads_each_row_once_and_flushes_once(plant: Any) -> None:
+    """The report's job, machine and operator are read once each (a row looked up is
+    kept for the transaction; the identity map alone let the machine go between its
+    reference check and its counter), and nothing is flushed before the commit."""
+    from sqlalchemy import event
+
+    store, office, machine = plant
+    with store.write() as s:
+        writes.update(s, actor=office, entity="machines", id=machine,
+                      data={"next_maintenance_at": 10, "maintenance_interval": 100})  # fmt: skip
+    job = _job(store, office, machine)
+    with store.write() as s:
+        ops.start_job(s, actor=office, job_id=job.id)
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(" ".join(statement.split()[:4]).upper())
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        flushes: list[int] = []
+        with store.write() as s:
+            event.listen(s, "before_flush", lambda *a: flushes.append(1))
+            ops.report_progress(s, actor=office, job_id=job.id, produced=20)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", note)
+    reads = [q for q in seen if q.startswith("SELECT")]
+    assert sum("FROM MACHINES" in q or "MACHINES." in q for q in reads) == 1, reads
+    assert sum("JOBS." in q for q in reads) == 1, reads
+    assert len(flushes) == 1  # the commit's
+    with store.read() as s:  # the due maintenance raised its alert, once
+        from core.models import Alert
+
+        assert [a.kind for a in s.query(Alert)] == ["maintenance_due"]
