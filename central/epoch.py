@@ -61,13 +61,16 @@ def note_counter(session: Session, org_id: str, seen: counter.Counter) -> SyncEp
     return rec
 
 
-def _restored(session: Session, org_id: str) -> SyncEpoch | None:
-    """The epoch begun now if the counter shows a restore no one has noticed yet."""
+def _restored(session: Session, org_id: str) -> tuple[SyncEpoch | None, int]:
+    """The epoch begun now if the counter shows a restore no one has noticed yet, and
+    the feed head the counter showed (the check below needs it: one read, not two)."""
     seen = counter.read(session, org_id)
     if seen is None or not seen.stale:
-        return None
+        return None, 0 if seen is None else seen.last
     seen = counter.read(session, org_id, lock=True)  # one finder among those racing
-    return None if seen is None or not seen.stale else note_counter(session, org_id, seen)
+    if seen is None or not seen.stale:
+        return None, 0 if seen is None else seen.last
+    return note_counter(session, org_id, seen), seen.last
 
 
 def begin_all(session: Session, reason: str = "restored (restore-epoch)") -> list[SyncEpoch]:
@@ -103,7 +106,7 @@ def check(
     """The organisation's current epoch, begun now if there is none, or if the site —
     which synced in the current epoch — holds a feed position the feed does not: the
     server went back (restored from an older dump)."""
-    found = _restored(session, org_id)
+    found, head = _restored(session, org_id)
     if found is not None:
         return found
     rec = current(session, org_id)
@@ -114,7 +117,6 @@ def check(
     after, mark = cursor
     if after <= 0:
         return rec
-    head = feed_head(session, org_id)
     reason = None
     if after > head:
         reason = f"feed head {head} below a site's cursor {after}"

@@ -122,6 +122,7 @@ class SyncAgent:
             url, device_id=self.device_id, device_secret=_device_secret(store, ident), http=http
         )
         self.client.epoch = (get_state(store, EPOCH_KEY) or {}).get("id")
+        self._epoch_seen: str | None = None  # see _note_epoch
         # Attachment bytes (sync_agent.blobs): beside the site store unless given.
         blobs = blobs or blob_store_beside(store)
         self.blob_sync = BlobSync(store, self.client, blobs) if blobs is not None else None
@@ -277,8 +278,13 @@ class SyncAgent:
                 total += len(ops)
 
     def _note_epoch(self, info: wire.EpochInfo | None) -> None:
-        """Remember the epoch at first contact; meeting another one is a restore."""
-        if info is None:
+        """Remember the epoch at first contact; meeting another one is a restore.
+
+        The epoch the store was last seen to hold is remembered: every push and pull
+        answer names the epoch, and reading the store for it each time was a read
+        transaction on the path of every change. Only an answer naming another epoch
+        reads the store (another process on it may have recovered meanwhile)."""
+        if info is None or info.id == self._epoch_seen:
             return
         known = get_state(self.store, EPOCH_KEY)
         if known is None:
@@ -288,6 +294,7 @@ class SyncAgent:
             self.client.epoch = info.id
         elif known.get("id") != info.id:
             raise EpochChanged(info)
+        self._epoch_seen = info.id
 
     def recover(self, info: wire.EpochInfo) -> dict[str, Any]:
         """The central server was restored from an older backup (a new epoch): give back
