@@ -51,10 +51,12 @@ def etag(row: Any) -> dict[str, str]:
 
 
 @contextmanager
-def write_tx(store: Any) -> Iterator[Any]:
+def write_tx(store: Any, done: Any = None) -> Iterator[Any]:
     """A write transaction whose Conflict carries the current row as JSON: the row object
-    is expired by the rollback and its session closed by the time the handler runs."""
-    with store.write() as s:
+    is expired by the rollback and its session closed by the time the handler runs.
+    With ``done`` (a ``core.db.Committed``), one that starts at once or raises
+    ``core.db.WriteBusy`` (``Store.write_now``)."""
+    with store.write() if done is None else store.write_now(done) as s:
         try:
             yield s
         except Conflict as exc:

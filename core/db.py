@@ -23,12 +23,14 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.sync.unit import unit_of
@@ -42,6 +44,29 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "structura_write"
+AT_ONCE_OPTION = "structura_write_at_once"
+
+
+class WriteBusy(Exception):
+    """``Store.write_now`` could not start its transaction at once."""
+
+
+@dataclass
+class Committed:
+    """What a ``Store.write_now`` transaction leaves its caller to do once committed:
+    wait for the commit to be on disk (blocking: from a thread), then tell subscribers."""
+
+    notices: list[Any] = field(default_factory=list)
+    group_commit: GroupCommit | None = None
+    changes: Any = None
+
+    def wait_durable(self) -> None:
+        if self.group_commit is not None:
+            self.group_commit.wait_durable()
+
+    def publish(self) -> None:
+        if self.changes is not None:
+            self.changes.publish(self.notices)
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -63,7 +88,17 @@ def _setup_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        options = conn.get_execution_options()
+        if options.get(AT_ONCE_OPTION, False):
+            # Store.write_now: the lock now or not at all (SQLite's busy handler would
+            # sleep on the event loop); the usual timeout back once it is had.
+            conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return
+        immediate = options.get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -246,6 +281,11 @@ class Store:
             expire_on_commit=False,
             class_=uow.UnitSession,
         )
+        self._writes_now = sessionmaker(
+            self.engine.execution_options(**{WRITE_OPTION: True, AT_ONCE_OPTION: True}),
+            expire_on_commit=False,
+            class_=uow.UnitSession,
+        )
         # The one fan-out of committed changes (live stream, sync agent, desktop).
         self.changes = ChangePublisher()
         # SQLite's writers, queued in this process: a writer that finds the file locked
@@ -255,6 +295,41 @@ class Store:
         # processes still meet the busy timeout. Reentrant: a write opened inside another
         # in the same thread behaves as before (SQLite's lock decides).
         self._write_turn = threading.RLock() if self.is_sqlite else None
+
+    @contextmanager
+    def write_now(self, done: Committed) -> Iterator[Session]:
+        """A write transaction that starts only if it can start at once, for an event
+        loop that must never wait on a lock: this process's write turn and SQLite's lock
+        both free (SQLite asked without its busy wait). Raises ``WriteBusy`` before
+        anything runs when it cannot; the caller then writes the ordinary way, from a
+        thread.
+
+        It commits like ``write()`` but does not wait for the fsync nor publish: it fills
+        ``done`` with what the caller then does, the wait in a thread
+        (``done.wait_durable``) and, once durable, ``done.publish()``. The shop-floor
+        writes ran on writer threads, and a write's few milliseconds of CPU stretched
+        several times over while it shared the GIL with the loop serving reads, under
+        SQLite's lock: the writes' queue, not the CPU, set the mix's tail
+        (docs/benchmarks.md, "LAN API")."""
+        lock = self._write_turn
+        if lock is None or not lock.acquire(blocking=False):
+            raise WriteBusy
+        try:
+            with self._writes_now() as session:
+                unit = unit_of(session)
+                unit.recorder = self.recorder
+                with session.begin():
+                    try:
+                        session.connection()  # BEGIN IMMEDIATE, not waiting: see _setup_sqlite
+                    except OperationalError as exc:
+                        if "locked" in str(exc) or "busy" in str(exc):
+                            raise WriteBusy from None
+                        raise
+                    yield session
+                done.notices = unit.notices
+        finally:
+            lock.release()
+        done.group_commit, done.changes = self.group_commit, self.changes
 
     @contextmanager
     def _turn(self) -> Iterator[None]:

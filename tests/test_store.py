@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from core import writes
 from core.clock import utcnow, uuid7
-from core.db import BUSY_TIMEOUT_MS, Store, integrity_check, sqlite_url
+from core.db import BUSY_TIMEOUT_MS, Committed, Store, WriteBusy, integrity_check, sqlite_url
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.identity.security import verify_secret
 from core.models import AuditEntry, Client, Organisation, OutboxEntry, SyncState
@@ -283,6 +283,60 @@ def test_a_second_writer_waits_its_turn_without_sleeping_in_sqlite(
     assert finished[0] - released < 0.5
     with store.read() as s:
         assert count(s, Client) == 2
+
+
+def test_a_write_now_starts_at_once_or_not_at_all(
+    store: Store, actor: Actor, tmp_path: Path
+) -> None:
+    """``Store.write_now`` (the event loop's writes) never waits: with this process's
+    turn taken, or SQLite's lock held by another connection, it refuses before running
+    anything, and SQLite's busy wait is back for the ordinary writes after it."""
+    import sqlite3
+
+    heard: list[list[ChangeNotice]] = []
+    store.changes.subscribe(lambda notices: heard.append(list(notices)))
+    inside, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with store.write():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    assert inside.wait(10)
+    started = time.monotonic()
+    with pytest.raises(WriteBusy), store.write_now(Committed()):
+        raise AssertionError("ran while another writer of this process held the turn")
+    release.set()
+    t.join(10)
+    # Another process's writer (a raw connection here) holds SQLite's lock.
+    path = store.engine.url.database
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(WriteBusy), store.write_now(Committed()):
+            raise AssertionError("ran while another connection held SQLite's lock")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert time.monotonic() - started < 1.0  # no busy wait: 30 s with the usual timeout
+    with store.read() as s:
+        assert s.execute(text("PRAGMA busy_timeout")).scalar() == BUSY_TIMEOUT_MS
+    # Free: it commits, and leaves the fsync and the notices to its caller.
+    done = Committed()
+    with store.write_now(done) as s:
+        writes.create(s, actor=actor, entity="clients", data={"name": "at once"})
+    assert heard == [] and [n.entity for n in done.notices] == ["clients"]
+    assert store.group_commit is not None
+    before = store.group_commit.fsyncs
+    done.wait_durable()
+    assert store.group_commit.fsyncs == before + 1
+    done.publish()
+    assert [[n.entity for n in batch] for batch in heard] == [["clients"]]
+    with store.read() as s:
+        assert count(s, Client) == 1
 
 
 def test_concurrent_read_then_write_transactions_serialise(store: Store, actor: Actor) -> None:

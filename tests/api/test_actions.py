@@ -67,6 +67,41 @@ def test_progress_from_a_stale_tablet_adds_up(client: Any, as_: Any, factory: di
     assert Decimal(r.json()["produced_qty"]) == 14
 
 
+def test_a_floor_write_runs_on_the_loop_or_waits_in_a_thread(
+    client: Any, as_: Any, factory: dict[str, Any], context: Any
+) -> None:
+    """A progress report is written on the event loop when the store's lock is free (no
+    GIL hand-off to a writer thread); when another process holds SQLite's lock it waits
+    on a writer thread instead, never on the loop, and is written once the lock frees."""
+    import sqlite3
+    import threading
+    import time
+
+    job, h = factory["job"], as_("operator")
+    assert client.post(f"/api/jobs/{job['id']}/start", headers=h).status_code == 200
+    threads: list[str] = []
+    context.store.changes.subscribe(lambda _: threads.append(threading.current_thread().name))
+    r = client.post(f"/api/jobs/{job['id']}/progress", json={"produced": "5"}, headers=h)
+    assert r.status_code == 200
+    assert threads and not threads[-1].startswith("structura-writer")  # the loop's thread
+    other = sqlite3.connect(
+        context.store.engine.url.database, isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")  # another process's writer, say an import
+    freed = threading.Timer(0.5, lambda: other.execute("ROLLBACK"))
+    freed.start()
+    t0 = time.monotonic()
+    try:
+        r = client.post(f"/api/jobs/{job['id']}/progress", json={"produced": "2"}, headers=h)
+    finally:
+        freed.join()
+        other.close()
+    assert r.status_code == 200, r.text
+    assert time.monotonic() - t0 >= 0.4  # it waited for the lock...
+    assert threads[-1].startswith("structura-writer")  # ...on a writer thread
+    assert Decimal(r.json()["produced_qty"]) == 7
+
+
 def test_progress_validation(client: Any, as_: Any, factory: dict[str, Any]) -> None:
     job = factory["job"]
     for body in ({"produced": "-1"}, {}, {"produced": "1", "extra": 1}, {"produced": "abc"}):
