@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "structura_write"
 AT_ONCE_OPTION = "structura_write_at_once"
+FAST_FSYNC_S = 0.002  # see Committed.at_once
 
 
 class WriteBusy(Exception):
@@ -59,6 +61,13 @@ class Committed:
     notices: list[Any] = field(default_factory=list)
     group_commit: GroupCommit | None = None
     changes: Any = None
+
+    def at_once(self) -> bool:
+        """May the caller wait for the disk where it stands (an event loop)? While
+        fsyncs take under ``FAST_FSYNC_S`` here: waiting on a writer thread instead cost
+        the loop a GIL hand-off each way, a third of the 8-client tail (docs/benchmarks.md,
+        "LAN API"); a slow disk (an SD card, a busy HDD) must not stall every reader."""
+        return self.group_commit is None or self.group_commit.recent < FAST_FSYNC_S
 
     def wait_durable(self) -> None:
         if self.group_commit is not None:
@@ -119,6 +128,9 @@ class GroupCommit:
         self._running = False
         self._dir_synced = False
         self.fsyncs = 0  # for tests and the benchmark: how many fsyncs served the writers
+        # How long an fsync takes here lately (seconds, moving average): an event loop
+        # waits for the disk itself only while it answers quickly (Committed.at_once).
+        self.recent = 0.0
 
     def wait_durable(self) -> None:
         with self._cond:
@@ -146,10 +158,13 @@ class GroupCommit:
             # No WAL: the last connection checkpointed it into the database file, which
             # SQLite fsyncs itself before removing the WAL.
             return
+        began = time.perf_counter()
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        took = time.perf_counter() - began
+        self.recent = took if self.fsyncs == 0 else 0.8 * self.recent + 0.2 * took
         self.fsyncs += 1
         if not self._dir_synced:
             # The WAL's directory entry must be durable too (once, when it first exists).
@@ -167,7 +182,6 @@ def _enable_wal(cur: Any) -> None:
     (the busy timeout does not cover this pragma): wait and retry like the busy timeout
     would."""
     import sqlite3
-    import time
 
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     delay = 0.005

@@ -335,6 +335,11 @@ def test_a_write_now_starts_at_once_or_not_at_all(
     assert store.group_commit.fsyncs == before + 1
     done.publish()
     assert [[n.entity for n in batch] for batch in heard] == [["clients"]]
+    # The loop waits for the disk itself only while fsyncs are quick here.
+    store.group_commit.recent = 0.0005
+    assert done.at_once()
+    store.group_commit.recent = 0.05  # an SD card, a busy disk
+    assert not done.at_once()
     with store.read() as s:
         assert count(s, Client) == 1
 

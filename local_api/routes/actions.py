@@ -117,8 +117,10 @@ async def in_writer(request: Request, fn: Callable[..., Any], /, *args: Any, **k
     behind it set the mix's tail (docs/benchmarks.md, "LAN API": at 8 clients a progress
     report's median went from 82 to 6 ms). It never waits on the loop: a write that
     cannot start at once (a sync pull, an import, another writer holds the lock) goes to
-    a writer thread, where it waits as before. The fsync the answer waits for runs on a
-    writer thread too, shared with concurrent writers (core.db.GroupCommit).
+    a writer thread, where it waits as before. The fsync the answer waits for runs on
+    the loop while the disk answers quickly, else on a writer thread
+    (``core.db.Committed.at_once``); either way it is shared with concurrent writers
+    (core.db.GroupCommit).
 
     Both run in a copy of the request's context, as FastAPI's own pool does: the
     request id of its log lines and the Idempotency-Key claim its commit marks
@@ -135,7 +137,10 @@ async def in_writer(request: Request, fn: Callable[..., Any], /, *args: Any, **k
         result = context.run(fn, *args, done=done, **kw)
     except WriteBusy:
         return await loop.run_in_executor(pool, functools.partial(context.run, fn, *args, **kw))
-    await loop.run_in_executor(pool, done.wait_durable)
+    if done.at_once():
+        done.wait_durable()  # the disk answers within a couple of milliseconds here
+    else:
+        await loop.run_in_executor(pool, done.wait_durable)
     done.publish()
     return result
 
