@@ -49,11 +49,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run("central.app:app_from_env", factory=True, workers=workers, host=host,
                     port=port, log_config=None, access_log=False, server_header=False)  # fmt: skip
         return 0
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            # Open long polls answer first (the agents simply poll again), so the
+            # graceful shutdown does not wait out their waits.
+            if ctx.notifier is not None:
+                ctx.notifier.release_all()
+            await super().shutdown(sockets)
+
     try:
-        # Open long-polls would hold a graceful shutdown for up to their wait time;
-        # agents simply poll again, so do not wait long for them.
-        uvicorn.run(create_central_app(ctx), host=host, port=port, log_level="warning",
-                    access_log=False, timeout_graceful_shutdown=3)  # fmt: skip
+        # The timeout bounds what is still left (a slow push, a snapshot download).
+        config = uvicorn.Config(create_central_app(ctx), host=host, port=port,
+                                log_level="warning", access_log=False,
+                                timeout_graceful_shutdown=3)  # fmt: skip
+        Server(config).run()
     finally:
         ctx.store.dispose()
     return 0

@@ -34,6 +34,7 @@ class FeedNotifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._released = False
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -50,8 +51,19 @@ class FeedNotifier:
         """Call on the event loop *before* reading the feed, so a commit between the read
         and the wait is not missed."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._released:
+            fut.set_result(None)  # shutting down: answer at once
+            return fut
         self._waiters[org_id].add(fut)
         return fut
+
+    def release_all(self) -> None:
+        """The server is shutting down (call on the event loop): every waiting pull
+        answers now with what the feed holds, and later ones do not wait. Otherwise
+        each open long poll held the graceful shutdown for its whole wait, and uvicorn
+        cancelled them with an error in the log at every stop."""
+        self._released = True
+        self._wake(None)
 
     def unsubscribe(self, org_id: str, fut: asyncio.Future[None]) -> None:
         waiters = self._waiters.get(org_id)
