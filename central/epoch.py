@@ -65,12 +65,11 @@ def _restored(session: Session, org_id: str) -> tuple[SyncEpoch | None, int]:
     """The epoch begun now if the counter shows a restore no one has noticed yet, and
     the feed head the counter showed (the check below needs it: one read, not two)."""
     seen = counter.read(session, org_id)
-    if seen is None or not seen.stale:
-        return None, 0 if seen is None else seen.last
-    seen = counter.read(session, org_id, lock=True)  # one finder among those racing
-    if seen is None or not seen.stale:
-        return None, 0 if seen is None else seen.last
-    return note_counter(session, org_id, seen), seen.last
+    if seen is not None and seen.stale:
+        seen = counter.read(session, org_id, lock=True)  # one finder among those racing
+        if seen is not None and seen.stale:
+            return note_counter(session, org_id, seen), seen.last
+    return None, 0 if seen is None else seen.last
 
 
 def begin_all(session: Session, reason: str = "restored (restore-epoch)") -> list[SyncEpoch]:

@@ -318,31 +318,41 @@ class Store:
         anything runs when it cannot; the caller then writes the ordinary way, from a
         thread.
 
-        It commits like ``write()`` but does not wait for the fsync nor publish: it fills
-        ``done`` with what the caller then does, the wait in a thread
-        (``done.wait_durable``) and, once durable, ``done.publish()``. The shop-floor
-        writes ran on writer threads, and a write's few milliseconds of CPU stretched
-        several times over while it shared the GIL with the loop serving reads, under
-        SQLite's lock: the writes' queue, not the CPU, set the mix's tail
-        (docs/benchmarks.md, "LAN API")."""
+        It commits like ``write()`` but leaves the rest to the caller in ``done``: the
+        wait for the fsync (``done.wait_durable``, from a thread unless
+        ``done.at_once()``) and, once durable, ``done.publish()``. The shop-floor writes
+        ran on writer threads, and a write's few milliseconds of CPU stretched several
+        times over while it shared the GIL with the loop serving reads, under SQLite's
+        lock: the writes' queue, not the CPU, set the mix's tail (docs/benchmarks.md,
+        "LAN API")."""
         lock = self._write_turn
         if lock is None or not lock.acquire(blocking=False):
             raise WriteBusy
         try:
-            with self._writes_now() as session:
-                unit = unit_of(session)
-                unit.recorder = self.recorder
-                with session.begin():
+            with self._transaction(self._writes_now, done, at_once=True) as session:
+                yield session
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _transaction(
+        self, maker: sessionmaker[Any], done: Committed, *, at_once: bool = False
+    ) -> Iterator[Session]:
+        """The body of ``write()`` and ``write_now()``: a session carrying this store's
+        recorder, committed on success; ``done`` then holds its notices."""
+        with maker() as session:
+            unit = unit_of(session)
+            unit.recorder = self.recorder
+            with session.begin():
+                if at_once:
                     try:
-                        session.connection()  # BEGIN IMMEDIATE, not waiting: see _setup_sqlite
+                        session.connection()  # BEGIN IMMEDIATE, not waiting: _setup_sqlite
                     except OperationalError as exc:
                         if "locked" in str(exc) or "busy" in str(exc):
                             raise WriteBusy from None
                         raise
-                    yield session
-                done.notices = unit.notices
-        finally:
-            lock.release()
+                yield session
+            done.notices = unit.notices
         done.group_commit, done.changes = self.group_commit, self.changes
 
     @contextmanager
@@ -371,16 +381,11 @@ class Store:
         Once the commit is durable, the notices the transaction's unit of work collected
         are published to ``changes``; never for a rolled-back transaction or savepoint.
         """
-        with self._turn(), self._writes() as session:
-            unit = unit_of(session)
-            unit.recorder = self.recorder
-            with session.begin():
-                yield session
-            notices = unit.notices
-        if self.group_commit is not None:
-            # Acknowledge only once the commit is on disk (see the module docstring).
-            self.group_commit.wait_durable()
-        self.changes.publish(notices)
+        done = Committed()
+        with self._turn(), self._transaction(self._writes, done) as session:
+            yield session
+        done.wait_durable()  # acknowledged only once on disk (see the module docstring)
+        done.publish()
 
     def dispose(self) -> None:
         self.engine.dispose()
