@@ -122,6 +122,29 @@ def test_the_app_serves_the_lan_while_open_and_stops_on_quit(
         assert reply.status_code in (200, 201), reply.text
     qtbot.waitUntil(lambda: page.model.total == before + 1, timeout=5000)
     assert "LAN-1" in {page.model.row_values(r)["sku"] for r in range(page.model.rowCount())}
+    # A tablet's progress report (written on the server's event loop) reaches the office's
+    # jobs table, as a write from a writer thread did.
+    with session.write() as s:
+        machine = writes.create(s, actor=session.actor, entity="machines",
+                                data={"name": "C-9", "type": "CONFORMADORA"})  # fmt: skip
+        job = writes.create(s, actor=session.actor, entity="jobs",
+                            data={"title": "Desde la tableta", "machine_id": machine.id,
+                                  "quantity": "100"})  # fmt: skip
+    jobs = running.window.open("jobs")
+
+    def produced() -> str | None:
+        for r in range(jobs.all.model.rowCount()):
+            row = jobs.all.model.row_values(r)
+            if row.get("title") == "Desde la tableta":
+                return str(row.get("produced_qty"))
+        return None
+
+    with httpx.Client(base_url=url, timeout=10) as client:
+        h = {"Authorization": f"Bearer {token['access_token']}"}
+        assert client.post(f"/api/jobs/{job.id}/start", headers=h).status_code == 200
+        r = client.post(f"/api/jobs/{job.id}/progress", json={"produced": "7"}, headers=h)
+        assert r.status_code == 200, r.text
+    qtbot.waitUntil(lambda: (produced() or "").startswith("7"), timeout=5000)
     tablets = running.window.open("tablets")
     assert tablets.address.text().startswith("http://") and not tablets.qr.pixmap().isNull()
     # Pairing from the desktop: a one-time code the tablet exchanges for its key, and
