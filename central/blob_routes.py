@@ -20,41 +20,19 @@ a hash alone opens nothing, even though bytes are stored once for everyone.
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from apikit.problems import AUTHED, problem_response, responses
-from central import enroll as svc
 from central.blobs import MAX_CHUNK
 from central.deps import CentralDep
-from central.push import DeviceCtx
-from central.sync_routes import check_schema
-from core.errors import Unauthenticated
-from core.sync.wire import SCHEMA_HEADER
+from central.device_auth import Dev
 
 PREFIX = "/api/sync/blobs/"
 Sha = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="SHA-256 in hex")]
 router = APIRouter(prefix="/api/sync/blobs", tags=["sync"],
                    responses=responses(*AUTHED, 404, 409, 422, 426))  # fmt: skip
-
-
-def device(
-    request: Request,
-    ctx: CentralDep,
-    x_structura_schema: Annotated[str | None, Header(alias=SCHEMA_HEADER)] = None,
-) -> DeviceCtx:
-    check_schema(x_structura_schema)
-    auth = request.headers.get("authorization", "")
-    if not auth.lower().startswith("bearer "):
-        raise Unauthenticated("device bearer token required")
-    claims = svc.decode_token(ctx.device_key, auth[7:].strip(), "device")
-    with ctx.store.read() as s:
-        d = svc.device_for_request(s, claims["sub"])
-        return DeviceCtx(org_id=d.org_id, device_id=d.id)
-
-
-Dev = Annotated[DeviceCtx, Depends(device)]
 
 
 @router.head("/{sha}", summary="Whether the organisation holds a blob; where to resume")

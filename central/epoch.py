@@ -46,7 +46,16 @@ def begin(session: Session, org_id: str, reason: str, *, head: int | None = None
     )  # fmt: skip
     session.add(rec)
     session.flush()
+    session.info.setdefault(_BEGUN, set()).add(rec.epoch)
     return rec
+
+
+_BEGUN = "structura.epochs_begun"
+
+
+def begun_here(session: Session, rec: SyncEpoch) -> bool:
+    """Whether ``rec`` was begun in this session's transaction (not yet committed)."""
+    return rec.epoch in session.info.get(_BEGUN, ())
 
 
 RESTORED = "the feed's table was re-created: restored from a dump"

@@ -39,6 +39,17 @@ from core.sync.unit import unit_of
 CHANNEL = "structura_feed"
 
 
+def notify_payload(org_id: str, device_id: str | None) -> str:
+    """What a feed commit notifies: the organisation, and the device whose push made
+    every entry of it (ids never hold a space: ``core.fields.ID_PATTERN``)."""
+    return org_id if device_id is None else f"{org_id} {device_id}"
+
+
+def parse_notify_payload(note: str) -> tuple[str, str | None]:
+    org_id, _, device_id = note.partition(" ")
+    return org_id, device_id or None
+
+
 class FeedRecorder:
     """What the one write path does with a change on the central server.
 
@@ -109,8 +120,12 @@ class FeedRecorder:
                 entry["seq"] = first + i
                 entry["committed_at"] = now
             insert_rows(session, FeedEntry, entries)
-            # Delivered by PostgreSQL only when (and if) this transaction commits.
-            session.execute(text("SELECT pg_notify(:ch, :org)"), {"ch": CHANNEL, "org": org_id})
+            # Delivered by PostgreSQL only when (and if) this transaction commits; names
+            # the device when one push made every entry (central.notify: its echo waits).
+            devices = {entry["device_id"] for entry in entries}
+            origin = devices.pop() if len(devices) == 1 else None
+            session.execute(text("SELECT pg_notify(:ch, :note)"),
+                            {"ch": CHANNEL, "note": notify_payload(org_id, origin)})  # fmt: skip
 
 
 def feed_entry(e: Any) -> wire.FeedEntry:

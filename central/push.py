@@ -18,7 +18,7 @@ feed recorder); nothing here writes rows by hand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +56,18 @@ class Rejected(Exception):
         self.code, self.message, self.details = code, message, details
 
 
-def push_batch(store: Store, ctx: DeviceCtx, ops: Sequence[wire.Op]) -> list[dict[str, Any]]:
+def push_batch(
+    store: Store,
+    ctx: DeviceCtx,
+    ops: Sequence[wire.Op],
+    *,
+    prelude: Callable[[Session], None] | None = None,
+) -> list[dict[str, Any]]:
     """Apply ``ops`` in order in one transaction and return one result per op (a
     ``wire.OpResult`` as JSON: what is stored in ``applied_ops`` and answered again).
+
+    ``prelude`` runs first in that transaction (the sync route checks the device and
+    the epoch there); what it raises refuses the whole push, with nothing written.
 
     The ops' shape was checked against ``wire.Op`` by whoever parsed them; what is
     left to refuse per op is what depends on this organisation (entity, module, row)
@@ -73,18 +82,25 @@ def push_batch(store: Store, ctx: DeviceCtx, ops: Sequence[wire.Op]) -> list[dic
     if len(ops) > MAX_BATCH:
         raise Invalid(f"at most {MAX_BATCH} ops per push")
     try:
-        return _push(store, ctx, ops, savepoints=False)
+        return _push(store, ctx, ops, prelude, savepoints=False)
     except DBAPIError:
-        return _push(store, ctx, ops, savepoints=True)
+        return _push(store, ctx, ops, prelude, savepoints=True)
 
 
 def _push(
-    store: Store, ctx: DeviceCtx, ops: Sequence[wire.Op], *, savepoints: bool
+    store: Store,
+    ctx: DeviceCtx,
+    ops: Sequence[wire.Op],
+    prelude: Callable[[Session], None] | None,
+    *,
+    savepoints: bool,
 ) -> list[dict[str, Any]]:
     with store.write() as session:
         # One push per device at a time: its ops then apply in outbox order, and a retry
         # racing the original waits for it and finds its answers instead of re-applying.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:d))"), {"d": ctx.device_id})
+        if prelude is not None:
+            prelude(session)
         ids = [op.op_id for op in ops]
         known = {
             op_id: result

@@ -14,52 +14,34 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from apikit.problems import AUTHED, responses
 from central import enroll as svc
 from central import epoch as epochs
 from central.context import CentralContext
 from central.counter import feed_head
+from central.device_auth import Claimed, Dev, Schema, check_device, check_schema
 from central.feed import read_feed, snapshot_lines
-from central.push import DeviceCtx, push_batch
+from central.push import push_batch
 from central.quotas import check_snapshot_rows
 from core.clock import utcnow
-from core.errors import DomainError, NotFound, Unauthenticated
+from core.errors import NotFound, Unauthenticated
 from core.models import Device
 from core.sync import verify as checksums
 from core.sync import wire
 from core.sync.conflicts import list_conflicts, resolve_conflict
-from core.sync.wire import MIN_SCHEMA_VERSION, SCHEMA_HEADER, SCHEMA_VERSION
+from core.sync.wire import SCHEMA_VERSION
 from core.writes import Actor
 
 
-class SchemaMismatch(DomainError):
-    code = "schema_version_unsupported"
-    status = 426
-
-
-def check_schema(value: int | str | None) -> int:
-    """Guarantee 9: a client we cannot serve is told so before anything is written."""
-    supported = f"this server supports schema versions {MIN_SCHEMA_VERSION}..{SCHEMA_VERSION}"
-    try:
-        version = int(value) if value is not None else None
-    except (TypeError, ValueError):
-        version = None
-    if version is None:
-        raise SchemaMismatch(f"missing or malformed {SCHEMA_HEADER} header; {supported}",
-                             details=[{"field": SCHEMA_HEADER, "message": supported}])  # fmt: skip
-    if not MIN_SCHEMA_VERSION <= version <= SCHEMA_VERSION:
-        word = "old" if version < MIN_SCHEMA_VERSION else "new"
-        raise SchemaMismatch(
-            f"schema version {version} is too {word}; {supported}; update the client",
-            details=[{"field": SCHEMA_HEADER, "message": supported}],
-        )
-    return version
+class _EpochBegun(Exception):
+    """A push found out a restore: the epoch it began must outlive the refusal."""
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -97,31 +79,15 @@ def router(ctx: CentralContext) -> APIRouter:
         prefix="/api/sync", tags=["sync"], responses=responses(*AUTHED, 404, 409, 410, 422, 426)
     )
 
-    def schema(
-        x_structura_schema: Annotated[str | None, Header(alias=SCHEMA_HEADER)] = None,
-    ) -> int:
-        return check_schema(x_structura_schema)
-
-    def device(request: Request, _schema: Annotated[int, Depends(schema)]) -> DeviceCtx:
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer "):
-            raise Unauthenticated("device bearer token required")
-        claims = svc.decode_token(ctx.device_key, auth[7:].strip(), "device")
-        with store.read() as s:
-            d = svc.device_for_request(s, claims["sub"])  # revoked: refused at once
-            return DeviceCtx(org_id=d.org_id, device_id=d.id)
-
-    Dev = Annotated[DeviceCtx, Depends(device)]
-
     @r.post("/enroll", summary="Turn a one-time enrolment code into a device identity")
-    def enroll_device(body: EnrollBody, version: Annotated[int, Depends(schema)]) -> Response:
+    def enroll_device(body: EnrollBody, version: Schema) -> Response:
         with store.write() as s:
             data = svc.enroll(s, code=body.code, device_name=body.device_name,
                               schema_version=version)  # fmt: skip
         return _json(data | {"schema_version": SCHEMA_VERSION}, 201)
 
     @r.post("/token", summary="Trade the device secret for a short-lived access token")
-    def token(body: TokenBody, _schema: Annotated[int, Depends(schema)]) -> Response:
+    def token(body: TokenBody, _schema: Schema) -> Response:
         with store.write() as s:
             return _json(svc.issue_device_token(s, ctx.device_key, device_id=body.device_id,
                                                 secret=body.device_secret))  # fmt: skip
@@ -133,34 +99,45 @@ def router(ctx: CentralContext) -> APIRouter:
             cursor = None  # the header names another position than the pull: trust neither
         return site_epoch, cursor
 
-    def epoch_of(request: Request, dev: DeviceCtx) -> Any:
-        with store.write() as s:
-            rec = epochs.check(s, dev.org_id, *epoch_args(request))
-            return rec, epochs.info(rec)
-
     @r.post("/push", summary="Apply a batch of operations; one result per op",
             responses=_answers(wire.PushAnswer))  # fmt: skip
-    def push(request: Request, dev: Dev, body: wire.PushRequest) -> Response:
+    def push(request: Request, dev: Claimed, body: wire.PushRequest) -> Response:
         if body.device_id not in (None, dev.device_id):
             raise Unauthenticated("device_id does not match the token")
         if body.schema_version is not None:
             check_schema(body.schema_version)
-        rec, info = epoch_of(request, dev)
-        site_epoch = request.headers.get(wire.EPOCH_HEADER) or None
-        if site_epoch is not None and site_epoch != rec.epoch:
-            # Its ops may edit rows the restored server lost: it gives back its history
-            # first (then pushes in the new epoch).
-            raise epochs.EpochChanged(rec)
-        ctx.ops_quota.take(dev.org_id, len(body.ops))  # 429 before anything is written
-        results = push_batch(store, dev, body.ops)
+        site_epoch, cursor = epoch_args(request)
+        epoch: list[wire.EpochInfo] = []
+
+        def prelude(s: Session) -> None:
+            # In the push's own transaction, before any op: the device, the epoch, the
+            # quota (two transactions of their own cost a third of a one-op push).
+            check_device(s, dev)
+            rec = epochs.check(s, dev.org_id, site_epoch, cursor)
+            if site_epoch is not None and site_epoch != rec.epoch:
+                # Its ops may edit rows the restored server lost: it gives back its
+                # history first (then pushes in the new epoch).
+                raise _EpochBegun() if epochs.begun_here(s, rec) else epochs.EpochChanged(rec)
+            if not epoch:  # not again when the batch is retried with savepoints
+                ctx.ops_quota.take(dev.org_id, len(body.ops))  # 429 before any write
+            epoch[:] = [epochs.info(rec)]
+
+        try:
+            results = push_batch(store, dev, body.ops, prelude=prelude)
+        except _EpochBegun:
+            # The restore this push found out is recorded even though the push is
+            # refused: begun again, in a transaction that commits.
+            with store.write() as s:
+                rec = epochs.check(s, dev.org_id, site_epoch, cursor)
+            raise epochs.EpochChanged(rec) from None
         ctx.reads.note_push(dev.device_id)  # its next pull sees this push, even on a replica
-        return _json({"results": results, "epoch": info.model_dump(mode="json")})
+        return _json({"results": results, "epoch": epoch[0].model_dump(mode="json")})
 
     @r.get("/pull", summary="Feed entries after a cursor; waits up to `wait` s for news",
            responses=_answers(wire.PullAnswer))  # fmt: skip
     async def pull(
         request: Request,
-        dev: Dev,
+        dev: Claimed,
         after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=1_000_000)] = 1000,
         wait: Annotated[float, Query(ge=0)] = 0,
@@ -168,30 +145,39 @@ def router(ctx: CentralContext) -> APIRouter:
         limit = min(limit, ctx.settings.max_pull)
         wait = min(wait, ctx.settings.max_wait_seconds)
 
-        def read(lsn: str | None = None) -> tuple[list[wire.FeedEntry], int, bool]:
+        Page = tuple[list[wire.FeedEntry], int, bool]
+        replica = ctx.reads.replica is not None
+
+        def read(lsn: str | None = None) -> Page:
             # The replica when it has replayed what this device must see, else the primary.
             with ctx.reads.read(dev.device_id, lsn) as s:
                 return read_feed(s, dev.org_id, after=after, limit=limit)
 
-        def note_cursor() -> wire.EpochInfo:
+        def note_cursor() -> tuple[wire.EpochInfo, Page | None]:
             # Asking for "after C" says the site holds everything up to C: that is its
             # cursor, for sync lag (admin sync-state, metrics). Only ever moves forward.
-            # In the same transaction: the epoch, begun anew if C shows a restore.
+            # In the same transaction: the device (known, not revoked), the epoch (begun
+            # anew if C shows a restore) and, with no replica to read from, the feed.
             with store.write() as s:
+                check_device(s, dev)
                 s.execute(
                     update(Device)
                     .where(Device.id == dev.device_id,
                            (Device.last_cursor.is_(None)) | (Device.last_cursor < after))
                     .values(last_cursor=after, last_seen_at=utcnow())
                 )  # fmt: skip
-                return epochs.info(epochs.check(s, dev.org_id, *epoch_args(request, after)))
-
-        epoch = await run_in_threadpool(note_cursor)
+                info = epochs.info(epochs.check(s, dev.org_id, *epoch_args(request, after)))
+                if replica:
+                    return info, None
+                ctx.reads.primary_reads += 1
+                return info, read_feed(s, dev.org_id, after=after, limit=limit)
 
         notifier = ctx.notifier
-        fut = notifier.subscribe(dev.org_id) if wait > 0 and notifier else None
+        # Subscribed before the feed is read, so a commit in between is not missed.
+        fut = notifier.subscribe(dev.org_id, dev.device_id) if wait > 0 and notifier else None
         try:
-            entries, nxt, more = await run_in_threadpool(read)
+            epoch, page = await run_in_threadpool(note_cursor)
+            entries, nxt, more = page if page is not None else await run_in_threadpool(read)
             if not entries and fut is not None:
                 try:
                     await asyncio.wait_for(asyncio.shield(fut), wait)
@@ -199,7 +185,7 @@ def router(ctx: CentralContext) -> APIRouter:
                     pass
                 else:
                     # Woken by a commit on the primary: read where it is already replayed.
-                    lsn = await run_in_threadpool(ctx.reads.current_lsn)
+                    lsn = await run_in_threadpool(ctx.reads.current_lsn) if replica else None
                     entries, nxt, more = await run_in_threadpool(read, lsn)
         finally:
             if fut is not None and notifier:

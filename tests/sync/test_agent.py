@@ -282,3 +282,57 @@ def test_only_rows_that_name_bytes_wake_the_byte_loop(hub, org_id, tmp_path):
     assert b.pull_available() == 1
     b._wake_blobs()
     assert b._blob_wake.is_set()
+
+
+def test_a_push_wakes_the_other_sites_at_once_and_its_own_echo_a_moment_later(
+    hub, org_id, tmp_path, monkeypatch
+):
+    """The pushing site's own long poll (its echo) is answered after ``ECHO_DELAY_S``, so
+    it does not compete with the other sites' pulls; a commit by someone else meanwhile
+    wakes it at once. Until the echo comes, its answered op stays "sent"."""
+    import threading
+    import time
+
+    import central.notify
+
+    monkeypatch.setattr(central.notify, "ECHO_DELAY_S", 1.5)
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    b.sync_once()
+    done: dict[str, float] = {}
+
+    def poll(name, agent):
+        assert agent.pull_available(wait=10) >= 1
+        done[name] = time.monotonic()
+
+    def both_polling():
+        threads = [threading.Thread(target=poll, args=p) for p in (("A", a), ("B", b))]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # both waiting at the central server
+        return threads
+
+    threads = both_polling()
+    update(a_store, cid, phone="1")
+    t_push = time.monotonic()
+    a.push_pending()
+    assert outbox(a_store) == [("create", "done"), ("update", "sent")]
+    for t in threads:
+        t.join(15)
+    assert done["B"] - t_push < 1.5 <= done["A"] - t_push  # B at once, A's echo later
+    assert row(b_store, cid)["phone"] == "1"
+    assert outbox(a_store) == [("create", "done"), ("update", "done")]
+
+    done.clear()
+    threads = both_polling()
+    update(a_store, cid, phone="2")
+    t_push = time.monotonic()
+    a.push_pending()
+    update(b_store, cid, email="b@example.com")
+    b.push_pending()  # someone else's commit: A's poll is answered now, with both
+    for t in threads:
+        t.join(15)
+    assert done["A"] - t_push < 1.5
+    assert row(a_store, cid)["email"] == "b@example.com"
