@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InvalidatePoolError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.sync.unit import unit_of
@@ -244,7 +244,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _setup_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         # The same compact text as a site's (``json_text``): the central server writes a
         # feed entry, an audit entry and a row per op, the standard library's encoder
@@ -252,9 +252,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         json_serializer=kwargs.pop("json_serializer", json_text),
         pool_size=kwargs.pop("pool_size", 10),
         max_overflow=kwargs.pop("max_overflow", 20),
-        pool_pre_ping=True,
         **kwargs,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection idle longer than this is pinged before use.
+IDLE_PING_S = 1.0
+_IDLE_SINCE = "structura.idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle (``IDLE_PING_S``).
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip per transaction,
+    a tenth of a one-op push on a busy server. A connection used a moment ago is known
+    to work; one that sat idle may have outlived a PostgreSQL restart, a failover or a
+    firewall's idle timeout, and is checked as before. A failed ping drops every pooled
+    connection older than now (the server went away) and the checkout gets a new one."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"connection lost while idle: {exc}") from exc
 
 
 class Store:

@@ -769,3 +769,46 @@ def test_create_refuses_a_default_that_leaves_a_not_null_column_empty(
         data = {"to_user_id": sender.id, "body": "hola"}
         writes.create(s, actor=system, entity="messages", data=data)
     assert "from_user_id" in {d["field"] for d in err.value.details}
+
+
+@pytest.mark.pg
+def test_a_pooled_connection_is_pinged_only_after_sitting_idle(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy server's transactions skip the ping (a round trip each); a connection that
+    sat idle is checked, and one its server dropped meanwhile is replaced, not failed."""
+    import core.db
+
+    monkeypatch.setattr(core.db, "IDLE_PING_S", 0.3)
+    store = Store(pg_url, pool_size=1, max_overflow=0)
+    pings = []
+    real_ping = store.engine.dialect.do_ping
+
+    def counted(dbapi_conn: Any) -> bool:
+        pings.append(time.monotonic())
+        return real_ping(dbapi_conn)
+
+    monkeypatch.setattr(store.engine.dialect, "do_ping", counted)
+    try:
+        with store.read() as s:
+            pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        for _ in range(5):
+            with store.read() as s:
+                assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+        assert pings == []  # used a moment ago: not pinged
+        time.sleep(0.4)
+        with store.read() as s:
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+        assert len(pings) == 1  # idle: pinged, alive, kept
+        other = Store(pg_url, pool_size=1, max_overflow=0)
+        try:
+            with other.write() as s:
+                assert s.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        finally:
+            other.dispose()
+        time.sleep(0.4)
+        with store.read() as s:  # the dropped connection is found out and replaced
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+        assert len(pings) == 2
+    finally:
+        store.dispose()
