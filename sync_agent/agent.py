@@ -409,9 +409,10 @@ class SyncAgent:
                 if self._stop.is_set():
                     return total
                 with self.store.read() as s:
-                    cursor = int(inbound.get_key(s, inbound.CURSOR_KEY, 0) or 0)
-                    mark = inbound.get_key(s, MARK_KEY)
-                    recovering = bool(inbound.get_key(s, RECOVERING_KEY))
+                    keys = inbound.get_keys(s, (inbound.CURSOR_KEY, MARK_KEY, RECOVERING_KEY))
+                cursor = int(keys.get(inbound.CURSOR_KEY) or 0)
+                mark = keys.get(MARK_KEY)
+                recovering = bool(keys.get(RECOVERING_KEY))
                 self.client.cursor_mark = f"{cursor};{mark or ''}"
                 self._long_polling = wait > 0
                 try:
@@ -433,9 +434,11 @@ class SyncAgent:
                             continue
                         inbound.apply_entries(s, entries, own_device=self.device_id,
                                               accept_older=recovering)  # fmt: skip
-                        inbound.set_key(s, inbound.CURSOR_KEY, page.next)
-                        inbound.set_key(s, MARK_KEY, wire.entry_mark(
-                            last.entity, last.id, last.version, last.op_id or "-"))  # fmt: skip
+                        inbound.set_keys(s, {
+                            inbound.CURSOR_KEY: page.next,
+                            MARK_KEY: wire.entry_mark(last.entity, last.id, last.version,
+                                                      last.op_id or "-"),
+                        })  # fmt: skip
                     total += len(entries)
                     self._note_moved(e.entity for e in entries)
                 if not page.more:

@@ -54,11 +54,27 @@ def get_key(session: Session, key: str, default: Any = None) -> Any:
 
 
 def set_key(session: Session, key: str, value: Any) -> None:
-    row = session.get(SyncState, key)
-    if row is None:
-        session.add(SyncState(key=key, value=value))
-    else:
-        row.value = value
+    set_keys(session, {key: value})
+
+
+def get_keys(session: Session, keys: Sequence[str]) -> dict[str, Any]:
+    """Several keys' values in one statement (a key not set is left out): a pull reads
+    three of them before each request."""
+    stmt = select(SyncState.key, SyncState.value).where(SyncState.key.in_(list(keys)))
+    return {k: v for k, v in session.execute(stmt)}
+
+
+def set_keys(session: Session, values: Mapping[str, Any]) -> None:
+    """Set several keys, reading the ones that exist in one statement."""
+    rows = {r.key: r for r in session.scalars(
+        select(SyncState).where(SyncState.key.in_(list(values)))
+    )}  # fmt: skip
+    for key, value in values.items():
+        row = rows.get(key)
+        if row is None:
+            session.add(SyncState(key=key, value=value))
+        else:
+            row.value = value
 
 
 def active_rows(
