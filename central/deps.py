@@ -31,7 +31,7 @@ def admin_id(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("central admin bearer token required")
     claims = svc.decode_token(ctx.admin_key, credentials.credentials, "admin")
-    with ctx.store.read() as s:
+    with ctx.store.read_one() as s:  # one primary-key read: no transaction needed
         return svc.admin_for_request(s, claims["sub"]).id
 
 

@@ -76,8 +76,8 @@ def check_device(session: Session, dev: DeviceCtx) -> None:
 
 
 def device(ctx: CentralDep, dev: Annotated[DeviceCtx, Depends(claimed_device)]) -> DeviceCtx:
-    """Both steps, in a read transaction of its own."""
-    with ctx.store.read() as s:
+    """Both steps; the second is one statement, read outside a transaction."""
+    with ctx.store.read_one() as s:
         check_device(s, dev)
     return dev
 

@@ -86,7 +86,7 @@ class ReadRouter:
         """After a push committed: the device's next reads must include it."""
         if self.replica is None:
             return
-        with self.primary.read() as s:
+        with self.primary.read_one() as s:
             lsn = primary_lsn(s)
         with self._lock:
             self._written[device_id] = lsn
@@ -94,12 +94,12 @@ class ReadRouter:
     def current_lsn(self) -> str | None:
         if self.replica is None:
             return None
-        with self.primary.read() as s:
+        with self.primary.read_one() as s:
             return primary_lsn(s)
 
     def replayed(self, lsn: str) -> bool:
         assert self.replica is not None
-        with self.replica.read() as s:
+        with self.replica.read_one() as s:
             return bool(s.execute(_AT_LEAST, {"lsn": lsn}).scalar())
 
     def wait_replayed(self, lsn: str | None, timeout: float | None = None) -> bool:
@@ -131,8 +131,9 @@ class ReadRouter:
         return self.primary
 
     @contextmanager
-    def read(self, device_id: str | None, lsn: str | None = None) -> Iterator[Session]:
-        with self.store_for(device_id, lsn).read() as s:
+    def read_one(self, device_id: str | None, lsn: str | None = None) -> Iterator[Session]:
+        """For a single statement (``Store.read_one``: no BEGIN, no ROLLBACK)."""
+        with self.store_for(device_id, lsn).read_one() as s:
             yield s
 
 

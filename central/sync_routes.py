@@ -150,7 +150,7 @@ def router(ctx: CentralContext) -> APIRouter:
 
         def read(lsn: str | None = None) -> Page:
             # The replica when it has replayed what this device must see, else the primary.
-            with ctx.reads.read(dev.device_id, lsn) as s:
+            with ctx.reads.read_one(dev.device_id, lsn) as s:  # one statement
                 return read_feed(s, dev.org_id, after=after, limit=limit)
 
         def note_cursor() -> tuple[wire.EpochInfo, Page | None]:

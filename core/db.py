@@ -405,6 +405,22 @@ class Store:
             yield session
 
     @contextmanager
+    def read_one(self) -> Iterator[Session]:
+        """A session for a single read statement, outside a transaction. On PostgreSQL
+        that saves the BEGIN and ROLLBACK round trips (two of a primary-key read's
+        three); each statement sees its own snapshot, hence one statement only. On
+        SQLite, ``read()``."""
+        if self.is_sqlite:
+            with self.read() as session:
+                yield session
+            return
+        with (
+            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,
+            Session(conn, expire_on_commit=False) as session,
+        ):
+            yield session
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any exception.
 

@@ -812,3 +812,34 @@ def test_a_pooled_connection_is_pinged_only_after_sitting_idle(
         assert len(pings) == 2
     finally:
         store.dispose()
+
+
+@pytest.mark.pg
+def test_a_single_read_runs_outside_a_transaction_and_leaves_the_pool_transactional(
+    pg_url: str,
+) -> None:
+    """``read_one`` sends no BEGIN (PostgreSQL is idle after its statement); the pooled
+    connection it used is back in transactions for the next write."""
+    from psycopg.pq import TransactionStatus
+
+    store = Store(pg_url, pool_size=1, max_overflow=0)
+    try:
+        with store.write() as s:
+            s.execute(text("CREATE TABLE t (x int)"))
+
+        def status(s: Session) -> TransactionStatus:
+            return s.connection().connection.driver_connection.info.transaction_status
+
+        with store.read_one() as s:
+            assert s.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+            assert status(s) == TransactionStatus.IDLE
+        with store.read() as s:
+            s.execute(text("SELECT 1"))
+            assert status(s) == TransactionStatus.INTRANS
+        with pytest.raises(RuntimeError), store.write() as s:
+            s.execute(text("INSERT INTO t VALUES (1)"))
+            raise RuntimeError("rolled back")
+        with store.read_one() as s:
+            assert s.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        store.dispose()
