@@ -13,7 +13,7 @@
 //         {"cmd": "push", "ops": M, "conflict_every": 10}
 //                                         M local edits (every 10th also edited on the
 //                                         server), then replicate.to the server
-//         {"cmd": "latency", "samples": S, "client": {client row}}
+//         {"cmd": "latency", "samples": S, "client": {client row}, "round": R}
 //                                         doc written in db A, live sync A <-> server <-> B,
 //                                         ms until B's changes feed shows it
 //         {"cmd": "stop"}
@@ -157,11 +157,13 @@ async function push(cmd) {
 }
 
 async function latency(cmd) {
-  const url = `${state.base}/latency`;
-  const a = new PouchDB(path.join(state.tmp, "A"));
-  const b = new PouchDB(path.join(state.tmp, "B"));
+  // Each round (a block of samples between two of Structura's) on fresh databases.
+  const round = cmd.round || 0;
+  const url = `${state.base}/latency${round}`;
+  const a = new PouchDB(path.join(state.tmp, `A${round}`));
+  const b = new PouchDB(path.join(state.tmp, `B${round}`));
   const row = cmd.client || { name: "latency", phone: null, version: 1 };
-  const doc = toDoc(row, row.id || "latency-client");
+  const doc = toDoc(row, `${row.id || "latency-client"}-${round}`);
   await a.put(doc);
   const opts = { live: true, retry: true, batch_size: state.batchSize };
   const syncA = a.sync(url, opts);
