@@ -241,3 +241,37 @@ def test_a_progress_report_reads_each_row_once_and_flushes_once(plant: Any) -> N
         from core.models import Alert
 
         assert [a.kind for a in s.query(Alert)] == ["maintenance_due"]
+
+
+def test_the_running_job_check_sees_unflushed_changes_of_jobs_already_stored(
+    plant: Any,
+) -> None:
+    """The one-running-job check looks at jobs changed earlier in the same transaction
+    by their values in memory, without a flush: a job finished (or moved to another
+    machine) moments before frees the machine; a job moved onto it holds it."""
+    from core.models import Job
+
+    store, office, machine = plant
+    with store.write() as s:
+        data = {"name": "C2", "type": "CONFORMADORA", "ideal_rate": 40}
+        other = writes.create(s, actor=office, entity="machines", data=data).id
+    running = _job(store, office, machine, status="IN_PROGRESS").id
+    waiting = _job(store, office, other).id
+    for change in ({"status": "DONE"}, {"machine_id": other, "status": "PAUSED"}):
+        with pytest.raises(RuntimeError), store.write() as s:  # rolled back after the check
+            job = s.get(Job, (office.org_id, running))
+            for k, v in change.items():
+                setattr(job, k, v)  # as a sync apply leaves it: not flushed
+            assert job in s.dirty
+            writes.create(s, actor=office, entity="jobs",
+                          data={"title": "B", "machine_id": machine, "quantity": 10,
+                                "status": "IN_PROGRESS"})  # fmt: skip
+            raise RuntimeError("the machine was free")
+    with pytest.raises(RuleBroken) as busy, store.write() as s:
+        job = s.get(Job, (office.org_id, waiting))
+        job.machine_id, job.status = machine, "IN_PROGRESS"  # moved onto it, not flushed
+        s.get(Job, (office.org_id, running)).status = "DONE"
+        writes.create(s, actor=office, entity="jobs",
+                      data={"title": "C", "machine_id": machine, "quantity": 10,
+                            "status": "IN_PROGRESS"})  # fmt: skip
+    assert busy.value.code == "machine_busy" and busy.value.params["job_id"] == waiting
