@@ -13,7 +13,8 @@ With ``pouch`` in ``--parts`` (the default) the same run also measures the Pouch
 (bench/peers/pouchdb: PouchDB on its LevelDB adapter against an express-pouchdb server in
 its own Node process on 127.0.0.1), each right after Structura's figure and with the
 same sizes — propagation interleaved, in ``--blocks`` blocks each (on this 2-core
-machine either p95 moved by a third from one minute to the next) — and prints the ratios: push <= 0.5x PouchDB's ``replicate.to`` of the same
+machine either p95 moved by a third from one minute to the next) — and prints the
+ratios: push <= 0.5x PouchDB's ``replicate.to`` of the same
 docs with the same conflicts, propagation p95 <= PouchDB live sync's p95, bootstrap
 beside PouchDB's ``replicate.from`` into an empty db and beside the floor. The peer's
 npm packages are installed (``npm ci``) by the first run that needs them. Every figure
