@@ -37,17 +37,27 @@ from core.sync.recorders import Change
 from core.sync.unit import unit_of
 
 CHANNEL = "structura_feed"
+# session.info key: the feed rows a transaction wrote (dicts, with their positions).
+WRITTEN = "structura.feed_written"
 
 
-def notify_payload(org_id: str, device_id: str | None) -> str:
-    """What a feed commit notifies: the organisation, and the device whose push made
-    every entry of it (ids never hold a space: ``core.fields.ID_PATTERN``)."""
-    return org_id if device_id is None else f"{org_id} {device_id}"
+def notify_payload(org_id: str, device_id: str | None, head: int) -> str:
+    """What a feed commit notifies: the organisation, the device whose push made every
+    entry of it ("-": none), and the last position it wrote (ids never hold a space:
+    ``core.fields.ID_PATTERN``)."""
+    return f"{org_id} {device_id or '-'} {head}"
 
 
-def parse_notify_payload(note: str) -> tuple[str, str | None]:
-    org_id, _, device_id = note.partition(" ")
-    return org_id, device_id or None
+def parse_notify_payload(note: str) -> tuple[str, str | None, int | None]:
+    """(organisation, device or None, last position or None); a shorter note (a worker
+    of an earlier version) names only what it has."""
+    parts = note.split(" ")
+    device = parts[1] if len(parts) > 1 and parts[1] != "-" else None
+    try:
+        head = int(parts[2]) if len(parts) > 2 else None
+    except ValueError:
+        head = None
+    return parts[0], device, head
 
 
 class FeedRecorder:
@@ -120,12 +130,25 @@ class FeedRecorder:
                 entry["seq"] = first + i
                 entry["committed_at"] = now
             insert_rows(session, FeedEntry, entries)
+            # For the pushing worker's waiting pulls, once committed (central.notify).
+            session.info.setdefault(WRITTEN, []).extend(entries)
             # Delivered by PostgreSQL only when (and if) this transaction commits; names
             # the device when one push made every entry (central.notify: its echo waits).
             devices = {entry["device_id"] for entry in entries}
             origin = devices.pop() if len(devices) == 1 else None
-            session.execute(text("SELECT pg_notify(:ch, :note)"),
-                            {"ch": CHANNEL, "note": notify_payload(org_id, origin)})  # fmt: skip
+            note = notify_payload(org_id, origin, entries[-1]["seq"])
+            session.execute(text("SELECT pg_notify(:ch, :note)"), {"ch": CHANNEL, "note": note})
+
+
+def written_entries(session: Session) -> list[wire.FeedEntry]:
+    """The feed entries the session's (committed) transaction wrote, as a pull sends them."""
+    return [
+        wire.FeedEntry(
+            seq=e["seq"], entity=e["entity"], id=e["entity_id"], version=e["version"],
+            deleted=e["deleted"], op_id=e["op_id"], device_id=e["device_id"], row=e["row"],
+        )
+        for e in session.info.get(WRITTEN, ())
+    ]  # fmt: skip
 
 
 def feed_entry(e: Any) -> wire.FeedEntry:

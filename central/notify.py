@@ -14,6 +14,13 @@ for this process and for the sites' disks. Nothing depends on the echo coming so
 until it does, the site's answered ops stay ``sent`` and rows pulled meanwhile are
 rebased on them as always, and the central merge does not count a field changed since an
 op's base as a conflict when the same device changed it (``central.push``).
+
+The worker that applied a push also hands the entries it committed to its own waiting
+pulls (``offer``): a pull woken in that worker answers from them, with no read of the
+feed, when they follow on from its cursor without a gap (positions commit in order, so
+the next position committed is the next entry) up to the last position this worker knows
+committed (offers and NOTIFYs name it). Kept ``RECENT_S`` seconds; anything else — another
+worker's commit, a gap, an older cursor — reads the feed as before.
 """
 
 from __future__ import annotations
@@ -21,18 +28,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 
 import psycopg
 from sqlalchemy.engine import make_url
 
 from central.feed import CHANNEL, parse_notify_payload
+from core.sync import wire
 
 log = logging.getLogger(__name__)
 
 # How long a device's own pull waits after its push commits (see above); a commit by
 # anyone else meanwhile wakes it at once.
 ECHO_DELAY_S = 0.15
+# How long a worker answers woken pulls from the entries its pushes committed, and how
+# many it keeps per organisation.
+RECENT_S = 2.0
+RECENT_MAX = 5000
 
 
 def libpq_url(url: str) -> str:
@@ -49,6 +62,11 @@ class FeedNotifier:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._released = False
+        # Per organisation: position -> (when offered, entry); in offer order. Loop only.
+        self._recent: dict[str, dict[int, tuple[float, wire.FeedEntry]]] = {}
+        # Per organisation: the last position known committed (offers and NOTIFYs).
+        self._heads: dict[str, int] = {}
+        self.answered_from_memory = 0  # pulls answered from it (tests, metrics)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -70,6 +88,59 @@ class FeedNotifier:
             return fut
         self._waiters[org_id][fut] = device_id
         return fut
+
+    def offer(self, org_id: str, device_id: str | None, entries: list[wire.FeedEntry]) -> None:
+        """From any thread, once the transaction that wrote ``entries`` has committed:
+        keep them for waiting pulls and wake those (the pushing device's a moment later);
+        the commit's NOTIFY, arriving after, finds them woken."""
+        if entries and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(
+                self._offered, org_id, device_id, entries, time.monotonic()
+            )
+
+    def _offered(
+        self, org_id: str, device_id: str | None, entries: list[wire.FeedEntry], at: float
+    ) -> None:
+        recent = self._recent.setdefault(org_id, {})
+        for entry in entries:
+            recent[entry.seq] = (at, entry)
+        self._note_head(org_id, entries[-1].seq)
+        while recent:  # oldest first: insertion order is offer order
+            first = next(iter(recent))
+            if len(recent) <= RECENT_MAX and recent[first][0] > at - RECENT_S:
+                break
+            del recent[first]
+        self._wake(org_id, device_id)
+
+    def recent_after(
+        self, org_id: str, after: int, limit: int
+    ) -> tuple[list[wire.FeedEntry], int, bool] | None:
+        """A pull's answer from the offered entries (``read_feed``'s shape): the ones
+        right after ``after``, without a gap, up to ``limit``; None when the next one is
+        not among them (read the feed)."""
+        recent = self._recent.get(org_id)
+        if not recent:
+            return None
+        now = time.monotonic()
+        out: list[wire.FeedEntry] = []
+        seq = after + 1
+        while len(out) <= limit and (hit := recent.get(seq)) is not None:
+            if now - hit[0] > RECENT_S:
+                break
+            out.append(hit[1])
+            seq += 1
+        if not out:
+            return None
+        if len(out) <= limit and out[-1].seq < self._heads.get(org_id, 0):
+            # A later commit (another worker's, or this one's not yet offered) is known:
+            # the feed has more than these; read it.
+            return None
+        self.answered_from_memory += 1
+        # More may follow in the feed (another worker's commit): the site's next pull
+        # reads it at once.
+        more = len(out) > limit
+        out = out[:limit]
+        return out, out[-1].seq, more
 
     def release_all(self) -> None:
         """The server is shutting down (call on the event loop): every waiting pull
@@ -111,13 +182,21 @@ class FeedNotifier:
         for org_id in list(self._waiters):
             self._wake(org_id, None)
 
+    def _note_head(self, org_id: str, head: int | None) -> None:
+        if head is not None and head > self._heads.get(org_id, 0):
+            self._heads[org_id] = head
+
+    def _notified(self, org_id: str, device_id: str | None, head: int | None) -> None:
+        self._note_head(org_id, head)
+        self._wake(org_id, device_id)
+
     def _post(self, text: str | None) -> None:
         if self._loop is None or self._loop.is_closed():
             return
         if text is None:
             self._loop.call_soon_threadsafe(self._wake_all)
         else:
-            self._loop.call_soon_threadsafe(self._wake, *parse_notify_payload(text))
+            self._loop.call_soon_threadsafe(self._notified, *parse_notify_payload(text))
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -26,7 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from central.feed import FeedRecorder
+from central.feed import FeedRecorder, written_entries
 from core import writes
 from core.clock import utcnow, uuid7
 from core.db import Store
@@ -62,12 +62,14 @@ def push_batch(
     ops: Sequence[wire.Op],
     *,
     prelude: Callable[[Session], None] | None = None,
+    written: list[wire.FeedEntry] | None = None,
 ) -> list[dict[str, Any]]:
     """Apply ``ops`` in order in one transaction and return one result per op (a
     ``wire.OpResult`` as JSON: what is stored in ``applied_ops`` and answered again).
 
     ``prelude`` runs first in that transaction (the sync route checks the device and
     the epoch there); what it raises refuses the whole push, with nothing written.
+    ``written`` receives the feed entries the push committed.
 
     The ops' shape was checked against ``wire.Op`` by whoever parsed them; what is
     left to refuse per op is what depends on this organisation (entity, module, row)
@@ -82,9 +84,9 @@ def push_batch(
     if len(ops) > MAX_BATCH:
         raise Invalid(f"at most {MAX_BATCH} ops per push")
     try:
-        return _push(store, ctx, ops, prelude, savepoints=False)
+        return _push(store, ctx, ops, prelude, written, savepoints=False)
     except DBAPIError:
-        return _push(store, ctx, ops, prelude, savepoints=True)
+        return _push(store, ctx, ops, prelude, written, savepoints=True)
 
 
 def _push(
@@ -92,6 +94,7 @@ def _push(
     ctx: DeviceCtx,
     ops: Sequence[wire.Op],
     prelude: Callable[[Session], None] | None,
+    written: list[wire.FeedEntry] | None,
     *,
     savepoints: bool,
 ) -> list[dict[str, Any]]:
@@ -170,6 +173,8 @@ def _push(
         session.flush()
         insert_rows(session, AppliedOp, fresh)
         recorder.finalize(session)
+    if written is not None:
+        written.extend(written_entries(session))  # committed
     return results
 
 

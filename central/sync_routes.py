@@ -122,8 +122,9 @@ def router(ctx: CentralContext) -> APIRouter:
                 ctx.ops_quota.take(dev.org_id, len(body.ops))  # 429 before any write
             epoch[:] = [epochs.info(rec)]
 
+        written: list[wire.FeedEntry] = []
         try:
-            results = push_batch(store, dev, body.ops, prelude=prelude)
+            results = push_batch(store, dev, body.ops, prelude=prelude, written=written)
         except _EpochBegun:
             # The restore this push found out is recorded even though the push is
             # refused: begun again, in a transaction that commits.
@@ -131,6 +132,8 @@ def router(ctx: CentralContext) -> APIRouter:
                 rec = epochs.check(s, dev.org_id, site_epoch, cursor)
             raise epochs.EpochChanged(rec) from None
         ctx.reads.note_push(dev.device_id)  # its next pull sees this push, even on a replica
+        if ctx.notifier is not None:
+            ctx.notifier.offer(dev.org_id, dev.device_id, written)  # this worker's pulls
         return _json({"results": results, "epoch": epoch[0].model_dump(mode="json")})
 
     @r.get("/pull", summary="Feed entries after a cursor; waits up to `wait` s for news",
@@ -184,9 +187,14 @@ def router(ctx: CentralContext) -> APIRouter:
                 except TimeoutError:
                     pass
                 else:
-                    # Woken by a commit on the primary: read where it is already replayed.
-                    lsn = await run_in_threadpool(ctx.reads.current_lsn) if replica else None
-                    entries, nxt, more = await run_in_threadpool(read, lsn)
+                    # Woken by a commit: the entries a push in this worker just committed,
+                    # else a read where the commit is already replayed.
+                    hit = notifier.recent_after(dev.org_id, after, limit) if notifier else None
+                    if hit is not None:
+                        entries, nxt, more = hit
+                    else:
+                        lsn = await run_in_threadpool(ctx.reads.current_lsn) if replica else None
+                        entries, nxt, more = await run_in_threadpool(read, lsn)
         finally:
             if fut is not None and notifier:
                 notifier.unsubscribe(dev.org_id, fut)

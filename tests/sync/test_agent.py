@@ -336,3 +336,79 @@ def test_a_push_wakes_the_other_sites_at_once_and_its_own_echo_a_moment_later(
         t.join(15)
     assert done["A"] - t_push < 1.5
     assert row(a_store, cid)["email"] == "b@example.com"
+
+
+def test_a_pull_woken_by_a_push_in_its_worker_is_answered_from_what_the_push_committed(
+    hub, org_id, tmp_path
+):
+    """No read of the feed: the entries the push just committed, exactly as the feed
+    holds them."""
+    import threading
+    import time
+
+    from central.feed import read_feed
+
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    b.sync_once()
+    pages = []
+    real_pull = b.client.pull
+
+    def pull(*args, **kw):
+        page = real_pull(*args, **kw)
+        pages.append((args[0], page))
+        return page
+
+    b.client.pull = pull
+    notifier = hub.ctx.notifier
+    before = notifier.answered_from_memory
+    poll = threading.Thread(target=b.pull_available, kwargs={"wait": 10})
+    poll.start()
+    time.sleep(0.3)  # B waits at the central server
+    update(a_store, cid, phone="555", email="ana@example.com")
+    a.push_pending()
+    poll.join(15)
+    assert notifier.answered_from_memory == before + 1
+    after, page = pages[0]
+    assert [e.id for e in page.entries] == [cid] and not page.more
+    with hub.store.read() as s:
+        stored, nxt, _ = read_feed(s, org_id, after=after, limit=1000)
+    assert [e.model_dump() for e in page.entries] == [e.model_dump() for e in stored]
+    assert page.next == nxt
+    assert row(b_store, cid)["phone"] == "555"
+
+
+def test_offered_entries_answer_only_a_cursor_they_follow_without_a_gap():
+    import asyncio
+    import time
+
+    import central.notify as notify
+    from core.sync import wire
+
+    def entry(seq):
+        return wire.FeedEntry(seq=seq, entity="clients", id=f"c{seq}", version=1, deleted=False,
+                              op_id=None, device_id="d1", row={"id": f"c{seq}"})  # fmt: skip
+
+    async def scenario():
+        n = notify.FeedNotifier("postgresql://localhost/none")  # never started
+        n._offered("org", "d1", [entry(5), entry(6)], time.monotonic())
+        assert n.recent_after("org", 4, 10) == ([entry(5), entry(6)], 6, False)
+        assert n.recent_after("org", 5, 1) == ([entry(6)], 6, False)
+        assert n.recent_after("org", 4, 1) == ([entry(5)], 5, True)
+        assert n.recent_after("org", 6, 10) is None  # 7 is not here: read the feed
+        assert n.recent_after("org", 3, 10) is None  # 4 is not here
+        assert n.recent_after("other", 4, 10) is None
+        n._offered("org", "d1", [entry(8)], time.monotonic())
+        assert n.recent_after("org", 4, 10) is None  # 7 (another worker's) lies between
+        assert n.recent_after("org", 7, 10) == ([entry(8)], 8, False)
+        old = time.monotonic() - notify.RECENT_S - 1
+        n._offered("org", "d1", [entry(9)], old)
+        assert n.recent_after("org", 8, 10) is None  # too old to trust
+        n._notified("org", "d2", 12)  # a later commit is known, not offered here
+        assert n.recent_after("org", 7, 10) is None  # 8 alone would hide it: read the feed
+        assert n.recent_after("org", 4, 1) == ([entry(5)], 5, True)  # "more" says it
+        assert n.answered_from_memory == 5
+
+    asyncio.run(scenario())
