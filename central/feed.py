@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -141,14 +142,9 @@ class FeedRecorder:
 
 
 def written_entries(session: Session) -> list[wire.FeedEntry]:
-    """The feed entries the session's (committed) transaction wrote, as a pull sends them."""
-    return [
-        wire.FeedEntry(
-            seq=e["seq"], entity=e["entity"], id=e["entity_id"], version=e["version"],
-            deleted=e["deleted"], op_id=e["op_id"], device_id=e["device_id"], row=e["row"],
-        )
-        for e in session.info.get(WRITTEN, ())
-    ]  # fmt: skip
+    """The feed entries the session's (committed) transaction wrote, as a pull sends them
+    (built by ``feed_entry``, as ``read_feed`` builds them from the table's rows)."""
+    return [feed_entry(SimpleNamespace(**e)) for e in session.info.get(WRITTEN, ())]
 
 
 def feed_entry(e: Any) -> wire.FeedEntry:
