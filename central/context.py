@@ -55,7 +55,9 @@ class CentralContext:
         self.ops_quota = OpsQuota(self.settings.quota_ops_per_minute)
         self.blobs = CentralBlobs.from_settings(self.settings)
         if self.notifier is None:
-            self.notifier = FeedNotifier(self.store.url)
+            # Its LISTEN connection is the first to see PostgreSQL go away: the pool's
+            # connections are then replaced before the pulls it wakes use them.
+            self.notifier = FeedNotifier(self.store.url, on_lost=self.store.engine.dispose)
 
     @classmethod
     def open(cls, settings: CentralSettings) -> CentralContext:

@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -53,8 +54,14 @@ def libpq_url(url: str) -> str:
 
 
 class FeedNotifier:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, on_lost: Callable[[], None] | None = None) -> None:
+        """``on_lost``: called when the LISTEN connection is lost — PostgreSQL restarted
+        or failed over, so every pooled connection of this process is stale too (the
+        central context passes the store's ``engine.dispose``). Pooled connections are
+        pinged only after sitting idle (``core.db``); without this, the pulls this
+        listener wakes after the restart took dead connections and answered 500."""
         self._url = libpq_url(database_url)
+        self._on_lost = on_lost
         # Per organisation: each waiting pull's future and the device it pulls for.
         self._waiters: dict[str, dict[asyncio.Future[None], str | None]] = defaultdict(dict)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -213,5 +220,7 @@ class FeedNotifier:
                 if self._stop.is_set():
                     break
                 log.warning("feed listener lost its connection (%s); reconnecting", exc)
+                if self._on_lost is not None:
+                    self._on_lost()
                 self._ready.set()
                 self._stop.wait(1.0)
