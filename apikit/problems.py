@@ -223,10 +223,31 @@ def storage_full(exc: BaseException) -> bool:
     return False
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether PostgreSQL went away or would not answer (a restart, a failover, the
+    server down): psycopg's operational errors, which also cover a deadlock or a
+    serialization failure — all worth trying again."""
+    orig = getattr(exc, "orig", None)
+    return orig is not None and type(orig).__module__.split(".")[0] == "psycopg"
+
+
 async def storage_error(request: Request, exc: Exception) -> Response:
     """A full disk is the site's problem, not a bug: say so clearly (507, retryable
-    once space is freed). The transaction was rolled back, so nothing was half
-    written and nothing was acknowledged. Anything else propagates to the 500 path."""
+    once space is freed). A central server whose PostgreSQL is restarting answers 503
+    with ``Retry-After`` (sites retry on their own) and logs one line, not a traceback.
+    Either way the transaction was rolled back, so nothing was half written and nothing
+    was acknowledged. Anything else propagates to the 500 path."""
+    if database_unreachable(exc):
+        # Not str(exc): a SQLAlchemy error carries the statement's parameters.
+        log.warning("database unavailable: %s %s answered 503 (%s)", request.method,
+                    request.url.path, type(getattr(exc, "orig", exc)).__name__)  # fmt: skip
+        return problem_response(
+            request,
+            503,
+            "the database did not answer; nothing was saved. Try again in a moment.",
+            code="database_unavailable",
+            retry_after=2,
+        )
     if not storage_full(exc):
         raise exc
     # Not str(exc): a SQLAlchemy error carries the statement's parameters (secrets).

@@ -155,3 +155,30 @@ def test_allowed_hosts_follow_the_public_url(monkeypatch):
     monkeypatch.delenv("STRUCTURA_CENTRAL_ALLOWED_HOSTS")
     monkeypatch.delenv("STRUCTURA_CENTRAL_PUBLIC_URL")
     assert CentralSettings().effective_allowed_hosts() == ["*"]
+
+
+@pytest.mark.pg
+def test_a_central_server_whose_database_is_away_answers_503_and_recovers(central_server, central):
+    """PostgreSQL restarting or failing over: requests get a 503 problem with Retry-After
+    (sites retry on their own; not a 500 and a traceback per request), and the next
+    request once it is back is served, on fresh connections."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server, _ctx = central_server
+    url = make_url(central.url)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    login = {"email": "nobody@example.com", "password": "not-the-password"}
+    assert httpx.post(server.url + "/api/admin/login", json=login).status_code == 401
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = %s AND pid <> pg_backend_pid()", (url.database,))  # fmt: skip
+        try:
+            r = httpx.post(server.url + "/api/admin/login", json=login)
+            assert r.status_code == 503, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["code"] == "database_unavailable" and r.headers["retry-after"]
+        finally:
+            conn.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+    assert httpx.post(server.url + "/api/admin/login", json=login).status_code == 401
