@@ -49,6 +49,7 @@ from core.demo import PINS
 # The demo's operators and their PINs (core.demo is the one place they are written).
 OPERATORS = {uid: pin for uid, (_name, role, _lang, pin) in PINS.items() if role == "operator"}
 MIX = (("me_jobs", 0.45), ("board", 0.35), ("progress", 0.20))
+SLOT_SEED = 17  # the order of wrk's request slots (see _wrk_requests)
 
 
 @dataclass
@@ -265,8 +266,16 @@ def _lua(value: str) -> str:
 
 async def _wrk_requests(url: str, peer: bool = False) -> list[str]:
     """The mix as Lua request tuples: 20 slots (9 queue, 7 board, 4 progress) per
-    operator session, rotated. The peer logs in by user id alone and shares the jobs
-    Structura started (its database is a copy taken after ``prepare``)."""
+    operator session, in an order shuffled once (a fixed seed, the same for both sides)
+    and rotated. The peer logs in by user id alone and shares the jobs Structura started
+    (its database is a copy taken after ``prepare``).
+
+    Shuffled because wrk's connections take the slots in turn: in slot order each
+    operator's four reports came one after another, so several connections reported at
+    once and then all read, which is not how independent tablets behave. That order
+    flattered a server that caches between writes (one cache update served a whole run of
+    reads: 0.78 against 0.95 ms of CPU per request) and penalised its write queue at
+    the tail (p95 16.9 against 14.5 ms at 8 clients, docs/benchmarks.md)."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         if peer:
             sessions = []
@@ -299,6 +308,7 @@ async def _wrk_requests(url: str, peer: bool = False) -> list[str]:
             else:
                 body = _lua('{"produced": "0.5", "scrap": "0"}')
                 out.append(f'{{"POST", "/api/jobs/{jobs[me]}/progress", {post}, {body}}}')
+    random.Random(SLOT_SEED).shuffle(out)
     return out
 
 

@@ -27,6 +27,7 @@ sees its own write.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time as clock
@@ -37,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.clock import utcnow
@@ -73,15 +74,39 @@ def report_production(
 ) -> Iterable[tuple[Any, ...]]:
     """(id, machine_id, produced, scrap) of the reports since ``since`` that count as
     production (``core.factory.oee.counted_reports``, as the OEE report counts them)."""
-    from core.factory.oee import counted_reports  # (the factory modules load on first use)
-
-    r = ProductionReport
-    stmt = select(r.id, r.machine_id, r.good_qty, r.scrap_qty, r.at).where(*counted_reports(org_id))
     # The quantities are added here: a sum in SQL would come back as the stored scaled
     # integer, not through the column type.
-    where = r.at >= since if ids is None else r.id.in_(list(ids))
-    rows = session.execute(stmt.where(where))
+    params: dict[str, Any] = {"org": org_id}
+    if ids is None:
+        params["since"] = since
+    else:
+        params["ids"] = list(ids)
+    rows = session.connection().execute(_report_rows(ids is not None), params)
     return [(id_, m, good + bad, bad) for id_, m, good, bad, at in rows if at >= since]
+
+
+@functools.cache
+def _report_rows(by_id: bool) -> Select[Any]:
+    """The day's counted reports, or the given ones: built once (after a write, the board
+    reads the new report's amounts; building the statement cost as much as running it)."""
+    from core.factory.oee import counted_reports  # (the factory modules load on first use)
+
+    r = ProductionReport.__table__.c
+    stmt = select(r.id, r.machine_id, r.good_qty, r.scrap_qty, r.at).where(
+        *counted_reports(bindparam("org"))
+    )
+    if by_id:
+        return stmt.where(r.id.in_(bindparam("ids", expanding=True)))
+    return stmt.where(r.at >= bindparam("since"))
+
+
+@functools.cache
+def _job_places() -> Select[Any]:
+    """Where the given jobs are now (machine, status)."""
+    j = Job.__table__.c
+    return select(j.id, j.machine_id, j.status).where(
+        j.org_id == bindparam("org"), j.id.in_(bindparam("ids", expanding=True))
+    )
 
 
 @dataclass(frozen=True)
@@ -217,8 +242,11 @@ class BoardCache:
             if jobs:
                 from core.factory.schemas import ACTIVE
 
-                where = (Job.org_id == self.org_id, Job.id.in_(list(jobs)))
-                seen = s.execute(select(Job.id, Job.machine_id, Job.status).where(*where)).all()
+                seen = (
+                    s.connection()
+                    .execute(_job_places(), {"org": self.org_id, "ids": list(jobs)})
+                    .all()
+                )
                 for id_, machine, status in seen:
                     place = (machine, status in ACTIVE)
                     moved = moved or self._jobs.get(id_) != place

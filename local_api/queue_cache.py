@@ -13,12 +13,13 @@ resolves every notice taken before it, so an operator always sees their own writ
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from core.models import Job
 from core.sync.notices import ChangeNotice
@@ -33,7 +34,7 @@ class QueueCache:
         self.compute = compute  # (store, actor) -> the queue's rows as JSON
         self._lock = threading.Lock()
         self._build = threading.Lock()
-        self._pending: set[str] = set()
+        self._pending: set[tuple[str, str]] = set()  # (org, job id)
         self._reset = False
         # (org, user) -> (encoded queue, ids of the jobs in it)
         self._queues: dict[tuple[str, str], tuple[bytes, frozenset[str]]] = {}
@@ -46,7 +47,7 @@ class QueueCache:
         with self._lock:
             if not notices:
                 self._reset = True
-            self._pending.update(n.id for n in notices if n.entity == "jobs")
+            self._pending.update((n.org_id, n.id) for n in notices if n.entity == "jobs")
 
     def get(self, actor: Any) -> bytes:
         key = (actor.org_id, actor.user_id)
@@ -69,13 +70,27 @@ class QueueCache:
             self.computed += 1
             return body
 
-    def _drop(self, jobs: set[str]) -> None:
-        stale = {k for k, (_, ids) in self._queues.items() if not ids.isdisjoint(jobs)}
+    def _drop(self, pending: set[tuple[str, str]]) -> None:
+        by_org: dict[str, list[str]] = {}
+        for org, job in sorted(pending):
+            by_org.setdefault(org, []).append(job)
+        stale: set[tuple[str, str]] = set()
         with self.context.store.read() as s:
-            rows = s.execute(
-                select(Job.org_id, Job.operator_ids).where(Job.id.in_(sorted(jobs)))
-            ).all()
-        for org, operators in rows:
-            stale.update((org, u) for u in operators or ())
+            for org, jobs in by_org.items():
+                held = (k for k, (_, ids) in self._queues.items() if not ids.isdisjoint(jobs))
+                stale.update(k for k in held if k[0] == org)
+                found = s.connection().execute(_assigned(), {"org": org, "ids": jobs})
+                stale.update((org, u) for (operators,) in found for u in operators or ())
         for k in stale:
             self._queues.pop(k, None)
+
+
+@functools.cache
+def _assigned() -> Select[Any]:
+    """Whose queues the given jobs are in now. By the whole primary key: by id alone
+    SQLite could use no index and read every job of the store after each progress report
+    (3.7 ms with 20,000 completed jobs, against 0.1 ms). Built once."""
+    j = Job.__table__.c
+    return select(j.operator_ids).where(
+        j.org_id == bindparam("org"), j.id.in_(bindparam("ids", expanding=True))
+    )

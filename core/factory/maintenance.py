@@ -4,10 +4,11 @@ interval and raise an alert when maintenance is due."""
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from core import writes
@@ -26,15 +27,11 @@ def raise_alert(
 ) -> None:
     """One open alert per machine and kind: a rule that fires again does not pile up."""
     flush_for(session, Alert)
-    stmt = select(Alert.id).where(
-        Alert.org_id == actor.org_id,
-        Alert.machine_id == machine.id,
-        Alert.kind == kind,
-        Alert.dismissed_at.is_(None),
-        Alert.deleted_at.is_(None),
-    )
-    with session.no_autoflush:
-        open_alert = session.scalar(stmt.limit(1))
+    # On the connection, not through the session: the alerts of this transaction were
+    # just flushed, nothing else pending matters to this query, and a Core select needs
+    # none of the ORM's execution layer (it runs on every report once a machine is due).
+    params = {"org": actor.org_id, "machine": machine.id, "kind": kind}
+    open_alert = session.connection().execute(_open_alert(), params).first()
     if open_alert is None:
         writes.create(
             session,
@@ -42,6 +39,14 @@ def raise_alert(
             entity="alerts",
             data={"machine_id": machine.id, "severity": severity, "kind": kind, "message": message},
         )
+
+
+@functools.cache
+def _open_alert() -> Select[Any]:
+    a = Alert.__table__.c
+    live = (a.dismissed_at.is_(None), a.deleted_at.is_(None))
+    where = (a.org_id == bindparam("org"), a.machine_id == bindparam("machine"))
+    return select(a.id).where(*where, a.kind == bindparam("kind"), *live).limit(1)
 
 
 def check_maintenance(session: Session, *, actor: Any, machine: Machine) -> None:

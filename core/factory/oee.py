@@ -97,11 +97,12 @@ def _overlap_minutes(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> 
     return Decimal(max(seconds, 0)) / 60
 
 
-def counted_reports(org_id: str) -> tuple[Any, ...]:
+def counted_reports(org_id: Any) -> tuple[Any, ...]:
     """Which production reports count as production of their day: live ones, not an
     opening balance (the machine's counter already held it). Also the board cache's
-    daily counters (local_api.board_cache)."""
-    r = ProductionReport
+    daily counters (local_api.board_cache), whose statement is built once with a bound
+    parameter for ``org_id``."""
+    r = ProductionReport.__table__.c
     return (r.org_id == org_id, r.kind != "opening", r.deleted_at.is_(None))
 
 

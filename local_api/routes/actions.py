@@ -306,7 +306,9 @@ def my_queue(store: Any, actor: Actor) -> list[dict[str, Any]]:
         with store.read() as s:
             return [queries.row_json(spec, j) for j in ops().my_jobs(s, actor=actor)]
     with store.read() as s:
-        rows = s.execute(_queue_stmt(), {"org": actor.org_id, "me": actor.user_id}).all()
+        # On the connection: a Core select needs none of the ORM's execution layer.
+        params = {"org": actor.org_id, "me": actor.user_id}
+        rows = s.connection().execute(_queue_stmt(), params).all()
     rank = {"IN_PROGRESS": 0, "PAUSED": 1, "PENDING": 2}
     out = [{k: to_json(v) for k, v in r._mapping.items()} for r in rows]
     out.sort(key=lambda j: (rank[j["status"]], j["sequence"], j["due_at"] or "~"))
