@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
 from prometheus_client.metrics_core import Metric
 
 from apikit.observe import GaugeSource, Metrics, gauge, install_metrics, install_probes
@@ -78,6 +79,13 @@ def central_source(
     return collect
 
 
+def count_pull(app: Any, answer: str) -> None:
+    """One pull answered (``answer``: a label of ``structura_sync_pulls``)."""
+    counter = getattr(app.state, "pull_answers", None)
+    if counter is not None:
+        counter.labels(answer).inc()
+
+
 def notifier_waiters(notifier: Any) -> Callable[[], int]:
     """How many pulls wait on a ``central.notify.FeedNotifier`` (read without its lock:
     a gauge may be a moment old)."""
@@ -95,6 +103,16 @@ def observe_central(app: Any, ctx: Any) -> Metrics:
     metrics = Metrics()
     silent_after = float(getattr(settings, "console_silent_minutes", 15.0)) * 60
     metrics.add_source(central_source(ctx.store, notifier_waiters(ctx.notifier), silent_after))
+    # A counter, not a gauge read off the notifier: with several workers the scrape
+    # must add up every worker's pulls (multiprocess mode), not show the answering one's.
+    app.state.pull_answers = Counter(
+        "structura_sync_pulls",
+        "Pulls answered, by how: 'read' (the feed read at once had news, or the pull did "
+        "not wait), 'memory' (woken by a push in this worker, answered from what it "
+        "committed), 'read_after_wake' (woken, the feed read), 'nothing' (the wait ran out)",
+        ("answer",),
+        registry=metrics.registry,
+    )
     install_probes(app, ctx.store)
     return install_metrics(app, metrics, token=settings.metrics_token,
                            access=settings.access_log)  # fmt: skip

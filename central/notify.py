@@ -26,11 +26,12 @@ worker's commit, a gap, an older cursor — reads the feed as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -74,6 +75,11 @@ class FeedNotifier:
         # Per organisation: the last position known committed (offers and NOTIFYs).
         self._heads: dict[str, int] = {}
         self.answered_from_memory = 0  # pulls answered from it (tests, metrics)
+        # (org, device) -> pushes in progress in this worker; their NOTIFY wakes nobody,
+        # the offer that follows does (see ``pushing``).
+        self._pushing: dict[tuple[str, str | None], int] = {}
+        self._held: set[tuple[str, str | None]] = set()  # their NOTIFYs, held back
+        self._pushing_lock = threading.Lock()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -95,6 +101,35 @@ class FeedNotifier:
             return fut
         self._waiters[org_id][fut] = device_id
         return fut
+
+    @contextlib.contextmanager
+    def pushing(self, org_id: str, device_id: str | None) -> Iterator[None]:
+        """Around a push in this worker, up to its ``offer``: the commit's NOTIFY can
+        reach the loop before the offer does (a loaded machine: the listener's thread
+        runs first), and a pull it woke found nothing offered and read the feed. While
+        the push is in progress its NOTIFY only notes the head; the offer wakes the
+        pulls. Should the push fail after a NOTIFY was held back, leaving wakes them."""
+        key = (org_id, device_id)
+        with self._pushing_lock:
+            self._pushing[key] = self._pushing.get(key, 0) + 1
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            with self._pushing_lock:
+                left = self._pushing[key] - 1
+                if left:
+                    self._pushing[key] = left
+                else:
+                    del self._pushing[key]
+                held = key in self._held and not left
+                if held:
+                    self._held.discard(key)
+            if held and failed and self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._wake, org_id, device_id)
 
     def offer(self, org_id: str, device_id: str | None, entries: list[wire.FeedEntry]) -> None:
         """From any thread, once the transaction that wrote ``entries`` has committed:
@@ -195,7 +230,16 @@ class FeedNotifier:
 
     def _notified(self, org_id: str, device_id: str | None, head: int | None) -> None:
         self._note_head(org_id, head)
-        self._wake(org_id, device_id)
+        key = (org_id, device_id)
+        with self._pushing_lock:
+            # A push of this worker's, still on its way to ``offer``, which wakes them.
+            # (Another worker's push for a device also pushing here is woken by this
+            # worker's push ending: rare, and bounded by that push.)
+            offered_soon = key in self._pushing
+            if offered_soon:
+                self._held.add(key)
+        if not offered_soon:
+            self._wake(org_id, device_id)
 
     def _post(self, text: str | None) -> None:
         if self._loop is None or self._loop.is_closed():

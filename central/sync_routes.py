@@ -12,6 +12,7 @@ annotations``: FastAPI must resolve the dependency aliases defined inside ``rout
 import asyncio
 import json
 import time
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -28,6 +29,7 @@ from central.context import CentralContext
 from central.counter import feed_head
 from central.device_auth import Claimed, Dev, Schema, check_device, check_schema
 from central.feed import read_feed, snapshot_lines
+from central.metrics import count_pull
 from central.push import push_batch
 from central.quotas import check_snapshot_rows
 from core.clock import utcnow
@@ -123,17 +125,21 @@ def router(ctx: CentralContext) -> APIRouter:
             epoch[:] = [epochs.info(rec)]
 
         written: list[wire.FeedEntry] = []
-        try:
-            results = push_batch(store, dev, body.ops, prelude=prelude, written=written)
-        except _EpochBegun:
-            # The restore this push found out is recorded even though the push is
-            # refused: begun again, in a transaction that commits.
-            with store.write() as s:
-                rec = epochs.check(s, dev.org_id, site_epoch, cursor)
-            raise epochs.EpochChanged(rec) from None
-        ctx.reads.note_push(dev.device_id)  # its next pull sees this push, even on a replica
-        if ctx.notifier is not None:
-            ctx.notifier.offer(dev.org_id, dev.device_id, written)  # this worker's pulls
+        notifier = ctx.notifier
+        # This worker's pulls are woken by the offer below, not by the commit's NOTIFY.
+        offering = notifier.pushing(dev.org_id, dev.device_id) if notifier else nullcontext()
+        with offering:
+            try:
+                results = push_batch(store, dev, body.ops, prelude=prelude, written=written)
+            except _EpochBegun:
+                # The restore this push found out is recorded even though the push is
+                # refused: begun again, in a transaction that commits.
+                with store.write() as s:
+                    rec = epochs.check(s, dev.org_id, site_epoch, cursor)
+                raise epochs.EpochChanged(rec) from None
+            ctx.reads.note_push(dev.device_id)  # its next pull sees it, even on a replica
+            if notifier is not None:
+                notifier.offer(dev.org_id, dev.device_id, written)  # this worker's pulls
         return _json({"results": results, "epoch": epoch[0].model_dump(mode="json")})
 
     @r.get("/pull", summary="Feed entries after a cursor; waits up to `wait` s for news",
@@ -178,6 +184,7 @@ def router(ctx: CentralContext) -> APIRouter:
         notifier = ctx.notifier
         # Subscribed before the feed is read, so a commit in between is not missed.
         fut = notifier.subscribe(dev.org_id, dev.device_id) if wait > 0 and notifier else None
+        answer = "read"
         try:
             epoch, page = await run_in_threadpool(note_cursor)
             entries, nxt, more = page if page is not None else await run_in_threadpool(read)
@@ -185,19 +192,22 @@ def router(ctx: CentralContext) -> APIRouter:
                 try:
                     await asyncio.wait_for(asyncio.shield(fut), wait)
                 except TimeoutError:
-                    pass
+                    answer = "nothing"
                 else:
                     # Woken by a commit: the entries a push in this worker just committed,
                     # else a read where the commit is already replayed.
                     hit = notifier.recent_after(dev.org_id, after, limit) if notifier else None
                     if hit is not None:
                         entries, nxt, more = hit
+                        answer = "memory"
                     else:
                         lsn = await run_in_threadpool(ctx.reads.current_lsn) if replica else None
                         entries, nxt, more = await run_in_threadpool(read, lsn)
+                        answer = "read_after_wake"
         finally:
             if fut is not None and notifier:
                 notifier.unsubscribe(dev.org_id, fut)
+        count_pull(request.app, answer)
         return _message(wire.PullAnswer(entries=entries, next=nxt, more=more, epoch=epoch))
 
     digest_cache: dict[tuple[str, str, bool], tuple[int, float, Any]] = {}

@@ -311,7 +311,7 @@ def test_a_push_wakes_the_other_sites_at_once_and_its_own_echo_a_moment_later(
         threads = [threading.Thread(target=poll, args=p) for p in (("A", a), ("B", b))]
         for t in threads:
             t.start()
-        time.sleep(0.3)  # both waiting at the central server
+        _waiting_at_central(hub, 2)
         return threads
 
     threads = both_polling()
@@ -338,13 +338,26 @@ def test_a_push_wakes_the_other_sites_at_once_and_its_own_echo_a_moment_later(
     assert row(a_store, cid)["email"] == "b@example.com"
 
 
+def _waiting_at_central(hub, n: int, timeout: float = 10.0) -> None:
+    """Until ``n`` long polls wait at the central server (a fixed sleep was too short on
+    a loaded machine: the poll then read the push at once, and nothing was woken)."""
+    import time
+
+    from central.metrics import notifier_waiters
+
+    count = notifier_waiters(hub.ctx.notifier)
+    deadline = time.monotonic() + timeout
+    while count() < n:
+        assert time.monotonic() < deadline, f"{count()} of {n} polls waiting"
+        time.sleep(0.01)
+
+
 def test_a_pull_woken_by_a_push_in_its_worker_is_answered_from_what_the_push_committed(
     hub, org_id, tmp_path
 ):
     """No read of the feed: the entries the push just committed, exactly as the feed
     holds them."""
     import threading
-    import time
 
     from central.feed import read_feed
 
@@ -366,11 +379,14 @@ def test_a_pull_woken_by_a_push_in_its_worker_is_answered_from_what_the_push_com
     before = notifier.answered_from_memory
     poll = threading.Thread(target=b.pull_available, kwargs={"wait": 10})
     poll.start()
-    time.sleep(0.3)  # B waits at the central server
+    _waiting_at_central(hub, 1)  # B waits at the central server
     update(a_store, cid, phone="555", email="ana@example.com")
     a.push_pending()
     poll.join(15)
     assert notifier.answered_from_memory == before + 1
+    # ...and counted where an operator sees it (with several workers, all of them).
+    scrape = hub.http.get("/metrics").text
+    assert 'structura_sync_pulls_total{answer="memory"} 1.0' in scrape
     after, page = pages[0]
     assert [e.id for e in page.entries] == [cid] and not page.more
     with hub.store.read() as s:
@@ -410,5 +426,50 @@ def test_offered_entries_answer_only_a_cursor_they_follow_without_a_gap():
         assert n.recent_after("org", 7, 10) is None  # 8 alone would hide it: read the feed
         assert n.recent_after("org", 4, 1) == ([entry(5)], 5, True)  # "more" says it
         assert n.answered_from_memory == 5
+
+    asyncio.run(scenario())
+
+
+def test_a_push_in_progress_holds_back_its_notify_for_its_offer():
+    """The commit's NOTIFY can reach the loop before the push's offer (a loaded machine):
+    it then wakes nobody, the offer does, and pulls are answered from memory. A push
+    that fails after its NOTIFY was held back wakes the pulls as it leaves; one that
+    fails with nothing held back wakes nobody."""
+    import asyncio
+
+    import central.notify as notify
+
+    async def scenario():
+        n = notify.FeedNotifier("postgresql://localhost/none")  # never started
+        n._loop = asyncio.get_running_loop()
+        other = n.subscribe("org", "d2")
+        with n.pushing("org", "d1"):
+            n._notified("org", "d1", 5)  # this push's commit, first
+            assert not other.done()
+            n._notified("org", "d3", 4)  # anyone else's commit still wakes at once
+            assert other.done()
+            other = n.subscribe("org", "d2")
+            n.offer("org", "d1", [])  # nothing written: nothing to wake with
+        await asyncio.sleep(0)
+        assert not other.done()
+        try:
+            with n.pushing("org", "d1"):
+                raise RuntimeError("failed before its commit")
+        except RuntimeError:
+            pass
+        await asyncio.sleep(0)
+        assert not other.done()  # no NOTIFY was held back: nobody woken
+        try:
+            with n.pushing("org", "d1"):
+                n._notified("org", "d1", 6)
+                raise RuntimeError("failed after its commit")
+        except RuntimeError:
+            pass
+        await asyncio.wait_for(other, 1)  # woken as the push left
+        n.unsubscribe("org", other)
+        assert n._pushing == {} and n._held == set()
+        last = n.subscribe("org", "d2")
+        n._notified("org", "d1", 7)  # no push in progress: wakes as before
+        assert last.done()
 
     asyncio.run(scenario())
