@@ -473,3 +473,45 @@ def test_a_push_in_progress_holds_back_its_notify_for_its_offer():
         assert last.done()
 
     asyncio.run(scenario())
+
+
+def test_a_pulled_page_and_a_push_answer_read_rows_by_their_whole_key(hub, org_id, tmp_path):
+    """Every query of a site's pull apply and of its push answer that reads a synced
+    table uses an index: by id alone (the key is organisation, id) SQLite read the
+    whole table — a plant's 100,000 jobs for every page and every push answer."""
+    from sqlalchemy import event
+
+    from core.registry import registry
+
+    tables = {spec.model.__table__.name for spec in registry().values()}
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    b.sync_once()
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, params, context, many):
+        if statement.lstrip().upper().startswith("SELECT") and not many:
+            seen.append((statement, params))
+
+    for store in (a_store, b_store):
+        event.listen(store.engine, "before_cursor_execute", record)
+    update(a_store, cid, phone="1")
+    update(b_store, cid, email="b@example.com")
+    a.push_pending()  # A's push answer recorded
+    b.pull_available()  # B applies A's change
+    b.push_pending()
+    a.pull_available()
+    for store in (a_store, b_store):
+        event.remove(store.engine, "before_cursor_execute", record)
+    assert row(b_store, cid)["phone"] == "1" and row(a_store, cid)["email"] == "b@example.com"
+    scans = set()
+    with a_store.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, params in seen:
+            for *_, detail in raw.execute("EXPLAIN QUERY PLAN " + statement, params or ()):
+                words = str(detail).split()
+                if words[:1] == ["SCAN"] and words[1] in tables:
+                    scans.add((words[1], statement.split("\n")[-1][:120]))
+    assert not scans
