@@ -2,6 +2,7 @@
 
     python -m bench.bench_sync [--jobs 100000] [--ops 10000] [--samples 200]
     python -m bench.bench_sync --parts bootstrap,push,latency   # without the PouchDB peer
+    python -m bench.bench_sync --jobs 100000 --parts latency --edit jobs   # a plant's store
     python -m bench.bench_sync --property 200   # the long run of the stateful test
 
 Uses STRUCTURA_TEST_PG_URL when set, else a throwaway cluster (bench/harness/pg.py).
@@ -51,6 +52,7 @@ from core import writes  # noqa: E402
 from core.clock import utcnow, uuid7  # noqa: E402
 from core.db import sqlite_url  # noqa: E402
 from core.models import FeedEntry, Job  # noqa: E402
+from core.registry import spec_for  # noqa: E402
 from core.serial import row_to_json, values_from_json  # noqa: E402
 from core.site import open_store, site_info  # noqa: E402
 from core.writes import Actor  # noqa: E402
@@ -327,12 +329,20 @@ def bench_push(central_store, store, agent, org_id, n_ops) -> float:
     return total
 
 
+# What a propagation sample edits: the field, and how B's copy is read.
+EDITS = {"clients": "phone", "jobs": "title"}
+
+
 def bench_latency(
-    central_store, base, org_id, tmp, samples, between=None, blocks=1
+    central_store, base, org_id, tmp, samples, between=None, blocks=1, edit="clients"
 ) -> tuple[list[float], dict]:
     """Propagation A -> central -> B, ``samples`` times. With ``between`` (the peer's turn:
     called with the client row and a number of samples), in ``blocks``: the peer runs a
-    block after each of ours, while our agents wait idle, so both meet the same load."""
+    block after each of ours, while our agents wait idle, so both meet the same load.
+
+    ``edit``: ``clients`` (a new client's phone: the document PouchDB gets too) or
+    ``jobs`` (the title of one of the ``--jobs`` bootstrapped jobs: a plant's store, where
+    a job change also wakes the byte loop)."""
     a_store, a = new_site(central_store, base, org_id, "A", tmp)
     b_store, b = new_site(central_store, base, org_id, "B", tmp)
     for ag in (a, b):
@@ -340,8 +350,13 @@ def bench_latency(
     info = site_info(a_store)
     assert info is not None  # new_site made it
     actor = Actor(org_id=info.org_id, user_id=None, role="admin")
+    spec, field = spec_for(edit), EDITS[edit]
     with a_store.write() as s:
-        client = writes.create(s, actor=actor, entity="clients", data={"name": "latency"})
+        if edit == "clients":
+            client = writes.create(s, actor=actor, entity="clients", data={"name": "latency"})
+        else:
+            model = spec.model
+            client = s.scalars(select(model).where(model.org_id == info.org_id).limit(1)).one()
         cid = client.id
         client_row = row_to_json(client)
     a.sync_once()
@@ -353,10 +368,8 @@ def bench_latency(
         for c in changes:
             if c.id == cid and c.source == "sync":
                 with b_store.read() as s:
-                    from core.models import Client
-
-                    row = s.get(Client, (info.org_id, cid))
-                    if row is not None and row.phone == expected.get("phone"):
+                    row = s.get(spec.model, (info.org_id, cid))
+                    if row is not None and getattr(row, field) == expected.get("value"):
                         arrived.set()
 
     b_store.changes.subscribe(on_b)
@@ -386,10 +399,10 @@ def bench_latency(
             if between is not None and i and i % per == 0:
                 between(client_row, per)
             arrived.clear()
-            expected["phone"] = str(i)
+            expected["value"] = f"{i}"
             t0 = time.perf_counter()
             with a_store.write() as s:
-                writes.update(s, actor=actor, entity="clients", id=cid, data={"phone": str(i)})
+                writes.update(s, actor=actor, entity=edit, id=cid, data={field: f"{i}"})
             t_written = time.perf_counter()
             if not arrived.wait(5):
                 print(f"  sample {i} did not arrive within 5 s")
@@ -520,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--pouch-batch-size", type=int, default=POUCH_BATCH_SIZE)
     ap.add_argument(
+        "--edit", choices=sorted(EDITS), default="clients",
+        help="what propagation edits: a client (as the peer does) or one of the jobs",
+    )  # fmt: skip
+    ap.add_argument(
         "--property",
         type=int,
         metavar="EXAMPLES",
@@ -569,7 +586,8 @@ def main(argv: list[str] | None = None) -> int:
                 got: dict = {}
                 between = pouch_latency_block(peer, got) if peer is not None else None
                 lat, _ = bench_latency(central_store, base, org_id, tmp, args.samples,
-                                       between=between, blocks=args.blocks)  # fmt: skip
+                                       between=between, blocks=args.blocks,
+                                       edit=args.edit)  # fmt: skip
                 if peer is not None:
                     pouch_latency(lat, got, rows)
         central_store.dispose()

@@ -18,11 +18,12 @@ Range request) and get their real name only once the whole file hashes right; a 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, exists, or_, select
 
 from core.attachments import wanted as wanted_list
 from core.attachments.blobs import BlobStore, HashMismatch
@@ -163,29 +164,18 @@ class BlobSync:
         return report
 
     def queued_hashes(self) -> list[str]:
-        """Hashes of the live attachments of queued jobs and of those jobs' machines."""
+        """Hashes of the live attachments of queued jobs and of those jobs' machines.
+
+        Read from the attachments, each checked against the jobs through an index (the
+        job's key; a machine's queue): the cost follows the attachments, not the jobs.
+        Reading every queued job first cost a plant with 100,000 of them 100 to 300 ms of
+        CPU at every wake of the byte loop — and every job change wakes it."""
         site = site_info(self.store)
         if site is None:
             return []
-        # The site's organisation named: the indexes begin with it (without it SQLite
-        # read every job of the store, a plant's 100,000, to find the queued ones).
         with self.store.read() as s:
-            jobs = s.execute(
-                select(Job.id, Job.machine_id).where(Job.org_id == site.org_id,
-                                                      Job.deleted_at.is_(None),
-                                                      Job.status.in_(ACTIVE))
-            ).all()  # fmt: skip
-            job_ids = {j for j, _ in jobs}
-            machine_ids = {m for _, m in jobs}
-            rows = s.execute(
-                select(Attachment.owner_entity, Attachment.owner_id, Attachment.sha256).where(
-                    Attachment.org_id == site.org_id,
-                    Attachment.deleted_at.is_(None),
-                    Attachment.owner_entity.in_(("jobs", "machines")),
-                )
-            ).all()
-        owners = {("jobs", j) for j in job_ids} | {("machines", m) for m in machine_ids}
-        return sorted({h for e, o, h in rows if (e, o) in owners})
+            found = s.connection().execute(_queued_hashes(), {"org": site.org_id})
+            return sorted({sha for (sha,) in found})
 
     def prefetch_queued(self, report: BlobReport | None = None) -> BlobReport:
         report = report or BlobReport()
@@ -195,3 +185,19 @@ class BlobSync:
             if self.fetch(sha):
                 report.fetched += 1
         return report
+
+
+@functools.cache
+def _queued_hashes() -> Any:
+    a, j = Attachment.__table__.c, Job.__table__.c
+    queued = (j.org_id == a.org_id, j.deleted_at.is_(None), j.status.in_(ACTIVE))
+    of_job = exists().where(*queued, j.id == a.owner_id)
+    of_machine = exists().where(*queued, j.machine_id == a.owner_id)
+    return select(a.sha256).where(
+        a.org_id == bindparam("org"),
+        a.deleted_at.is_(None),
+        or_(
+            and_(a.owner_entity == "jobs", of_job),
+            and_(a.owner_entity == "machines", of_machine),
+        ),
+    )

@@ -207,3 +207,34 @@ def test_a_download_that_hashes_wrong_is_discarded_and_fetched_again(hub, org_id
     assert not b_blobs.has(sha) and b_blobs.partial_size(sha) == 0
     assert b.blob_sync.fetch(sha) is True
     assert hashlib.sha256(b_blobs.path(sha).read_bytes()).hexdigest() == sha
+
+
+def test_a_machines_files_come_ahead_of_time_while_it_has_queued_jobs(hub, org_id, tmp_path):
+    """The byte loop's look for files to prefetch is driven by the attachments and uses
+    the jobs' indexes (the job's key, the machine's queue): every job change wakes it,
+    and reading every queued job cost a plant's 100,000 of them 100 to 300 ms each time."""
+    from sync_agent.blobs import _queued_hashes
+
+    a_store, a = site(hub, tmp_path, org_id, "A")
+    b_store, b = site(hub, tmp_path, org_id, "B")
+    busy, _ = make_job(a_store, status="PENDING")
+    idle, _ = make_job(a_store, status="CANCELED")
+    blobs = blob_store_beside(a_store)
+    rows = {}
+    for machine, seed in ((busy, 1), (idle, 2)):
+        with a_store.write() as s:
+            rows[machine] = service.add_attachment(
+                s, admin(a_store), owner_entity="machines", owner_id=machine,
+                filename="manual.jpg", data=images.jpeg(16, 16, seed=seed), store=blobs,
+            )  # fmt: skip
+    a.sync_once()
+    b.sync_once()
+    b_blobs = blob_store_beside(b_store)
+    assert b_blobs.has(rows[busy]["sha256"])  # a queued job on it: fetched ahead
+    assert not b_blobs.has(rows[idle]["sha256"])  # nothing queued: on demand only
+    with b_store.read() as s:
+        conn = s.connection()
+        sql = str(_queued_hashes().params(org="o").compile(
+            conn, compile_kwargs={"literal_binds": True}))  # fmt: skip
+        plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "SCAN" not in plan, plan
