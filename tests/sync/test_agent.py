@@ -515,3 +515,45 @@ def test_a_pulled_page_and_a_push_answer_read_rows_by_their_whole_key(hub, org_i
                 if words[:1] == ["SCAN"] and words[1] in tables:
                     scans.add((words[1], statement.split("\n")[-1][:120]))
     assert not scans
+
+
+def test_a_listener_that_loses_its_connection_drops_the_pool_and_listens_again(central):
+    """PostgreSQL restarted or failed over: the pooled connections are as dead as the
+    listener's, and the pulls it wakes next would take them (500s after a restart).
+    ``on_lost`` runs once the listener sees its connection gone, and it listens again."""
+    import asyncio
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from central.notify import FeedNotifier
+
+    lost = threading.Event()
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    notifier = FeedNotifier(central.url, on_lost=lost.set)
+    notifier.start(loop)
+
+    def listeners() -> list[int]:
+        with central.engine.connect() as conn:
+            return list(conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %' "
+                "AND pid <> pg_backend_pid() AND datname = current_database()"
+            )).scalars())  # fmt: skip
+
+    try:
+        (pid,) = listeners()
+        with central.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        assert lost.wait(10), "on_lost was not called"
+        deadline = time.monotonic() + 10
+        while not [p for p in listeners() if p != pid]:
+            assert time.monotonic() < deadline, "the listener did not come back"
+            time.sleep(0.1)
+    finally:
+        notifier.stop()
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(5)
+        loop.close()
