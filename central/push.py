@@ -179,30 +179,16 @@ def _push(
 
 
 def _lock_rows(session: Session, org_id: str, ops: list[wire.Op]) -> None:
-    """Load and lock the batch's rows in a few statements (in id order, so two batches
-    touching the same rows cannot deadlock); the per-op loads then hit the session."""
+    """Load and lock the batch's rows in a few statements; the per-op loads then hit
+    the session."""
     by_entity: dict[str, set[str]] = {}
     for op in ops:
         by_entity.setdefault(op.entity, set()).add(op.entity_id)
     reg = registry()
-    for entity, id_set in sorted(by_entity.items()):
+    for entity, ids in sorted(by_entity.items()):
         spec = reg.get(entity)
-        if spec is None:
-            continue
-        model = spec.model
-        ordered = sorted(id_set)
-        for i in range(0, len(ordered), 1000):
-            chunk = ordered[i : i + 1000]
-            rows = session.scalars(
-                select(model)
-                .where(model.org_id == org_id, model.id.in_(chunk))
-                .order_by(model.id)
-                .with_for_update()
-            ).all()
-            unit = unit_of(session)
-            unit.locked.update((model, (org_id, r.id)) for r in rows)
-            # The identity map holds rows weakly: keep them, or each load queries again.
-            unit.keep(rows)
+        if spec is not None:
+            writes.load_many(session, spec.model, org_id, ids, for_update=True)
 
 
 def _rejected(session: Session, ctx: DeviceCtx, op: wire.Op, exc: Exception) -> wire.RejectedResult:

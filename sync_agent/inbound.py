@@ -544,18 +544,12 @@ def _preload(session: Session, ops: Sequence[OutboxEntry]) -> None:
 
 
 def _load_keys(session: Session, model: Any, keys: Iterable[tuple[str, str]]) -> None:
-    """Load the rows of these (organisation, id) keys into the session and keep them for
-    the transaction (the identity map holds rows weakly). By the whole key: the tables'
-    key is (org_id, id), and by id alone SQLite used no index and read the whole table
-    for every pulled page and every push answer (a plant's 100,000 jobs each time)."""
-    kept = unit_of(session).kept
+    """Load the rows of these (organisation, id) keys into the session (``load_many``)."""
     by_org: dict[str, list[str]] = {}
-    for org_id, id_ in sorted(keys):
+    for org_id, id_ in keys:
         by_org.setdefault(org_id, []).append(id_)
-    for org_id, ids in by_org.items():
-        for batch in in_batches(ids, 500):
-            stmt = select(model).where(model.org_id == org_id, model.id.in_(batch))
-            kept.extend(session.scalars(stmt).all())
+    for org_id, ids in sorted(by_org.items()):
+        writes.load_many(session, model, org_id, ids)
 
 
 def _record_one(
