@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-_TABLE = "'feed_counters'::regclass::oid::bigint"
+TABLE_OID = "'feed_counters'::regclass::oid::bigint"  # the stamp a row should carry
+_TABLE = TABLE_OID
 
 _ALLOCATE_PG = text(
     f"INSERT INTO feed_counters (org_id, last_seq, stamp) VALUES (:org, :n, {_TABLE}) "
@@ -52,6 +53,12 @@ class Counter:
     stale: bool  # the stamp must be written (restored, or empty from before the stamp)
 
 
+def seen(last: int, stamp: int | None, table: int | None) -> Counter:
+    """The counter as a read of its row (``last_seq``, ``stamp``, the table's object id)
+    found it, taking no positions."""
+    return _counter(last, 0, stamp, table)
+
+
 def _counter(last: int, n: int, seen: int | None, table: int | None) -> Counter:
     return Counter(
         last=last, head=last - n, restored=seen is not None and seen != table,
@@ -59,13 +66,13 @@ def _counter(last: int, n: int, seen: int | None, table: int | None) -> Counter:
     )  # fmt: skip
 
 
-def _on_pg(session: Session) -> bool:
+def on_pg(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
 def allocate(session: Session, org_id: str, n: int) -> Counter:
     """Take ``n`` positions (locking the organisation's row until the transaction ends)."""
-    stmt = _ALLOCATE_PG if _on_pg(session) else _ALLOCATE
+    stmt = _ALLOCATE_PG if on_pg(session) else _ALLOCATE
     last, seen, table = session.execute(stmt, {"org": org_id, "n": n}).one()
     return _counter(int(last), n, seen, table)
 
@@ -73,9 +80,9 @@ def allocate(session: Session, org_id: str, n: int) -> Counter:
 def read(session: Session, org_id: str, *, lock: bool = False) -> Counter | None:
     """The counter without taking positions (None before the organisation's first
     change); with ``lock`` the row stays locked until the transaction ends."""
-    stmt = _READ_PG if _on_pg(session) else _READ
+    stmt = _READ_PG if on_pg(session) else _READ
     if lock:
-        stmt = text(f"{stmt.text} FOR UPDATE") if _on_pg(session) else stmt
+        stmt = text(f"{stmt.text} FOR UPDATE") if on_pg(session) else stmt
     row = session.execute(stmt, {"org": org_id}).one_or_none()
     return None if row is None else _counter(int(row[0]), 0, row[1], row[2])
 

@@ -14,7 +14,9 @@ from core.errors import Unauthenticated
 bearer = HTTPBearer(auto_error=False, description="Central admin token from /api/admin/login")
 
 
-def get_central(request: Request) -> CentralContext:
+async def get_central(request: Request) -> CentralContext:
+    # ``async``: a plain function dependency is run on the thread pool, a thread hop
+    # (and GIL hand-offs) per request for reading an attribute.
     ctx: CentralContext = request.app.state.context
     return ctx
 

@@ -31,7 +31,7 @@ from core import writes
 from core.clock import utcnow, uuid7
 from core.db import Store
 from core.errors import Conflict, DomainError, Invalid, RuleBroken
-from core.models import AppliedOp, ConflictRecord, Organisation
+from core.models import AppliedOp, ConflictRecord
 from core.registry import EntitySpec, registry
 from core.rowload import insert_rows
 from core.rules import SYNC, rule_reason
@@ -42,6 +42,11 @@ from core.sync.unit import unit_of
 from core.writes import Actor
 
 MAX_BATCH = wire.MAX_PUSH_OPS
+_LOCK_AND_MODULES = text(
+    "SELECT o.id IS NOT NULL, o.modules "
+    "FROM (SELECT pg_advisory_xact_lock(hashtext(:d))) AS locked "
+    "LEFT JOIN organisations o ON o.id = :org"
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,13 @@ def _push(
     with store.write() as session:
         # One push per device at a time: its ops then apply in outbox order, and a retry
         # racing the original waits for it and finds its answers instead of re-applying.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:d))"), {"d": ctx.device_id})
+        # With the lock, the organisation's modules: what the write path's module check
+        # reads (a statement of its own was a round trip and an ORM load per push).
+        known_org, listed = session.execute(
+            _LOCK_AND_MODULES, {"d": ctx.device_id, "org": ctx.org_id}
+        ).one()
+        modules = set(listed or ())
+        unit_of(session).org_modules[ctx.org_id] = frozenset(modules) if known_org else None
         if prelude is not None:
             prelude(session)
         ids = [op.op_id for op in ops]
@@ -113,8 +124,6 @@ def _push(
                 )
             )
         }
-        org = session.get(Organisation, ctx.org_id)
-        modules = set(org.modules or ()) if org else set()
         _lock_rows(session, ctx.org_id, [op for op, i in zip(ops, ids, strict=True)
                                          if i not in known])  # fmt: skip
         recorder = store.recorder

@@ -7,7 +7,9 @@ SQLAlchemy's per-parameter bind processing (``construct_params``), several times
 insert itself. Each column gets its type's own bind processor once (the very function
 SQLAlchemy would call, so the stored form is the same); SQLite takes the rows as tuples
 through the driver's ``executemany``, PostgreSQL through ``COPY ... FROM STDIN`` (one
-round trip instead of a statement per row); another dialect a Core multi-row insert.
+round trip instead of a statement per row; a few rows as one multi-row ``INSERT``, since
+a COPY costs two round trips and formats each value in Python); another dialect a Core
+multi-row insert.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 Process = Callable[[Any], Any] | None
+# Up to this many rows PostgreSQL gets one multi-row INSERT instead of a COPY: the rows of
+# a one-op push (its audit entry, applied op and feed entry) are one each, and a COPY is
+# two round trips, its values formatted in Python (docs/benchmarks.md, "Sync").
+FEW_ROWS = 16
 
 
 @cache
@@ -36,7 +42,7 @@ def _plan(
     processors = tuple(c.type._cached_bind_processor(dialect) for c in columns)
     cols = ", ".join(f'"{n}"' for n in names)
     if dialect.name == "postgresql":
-        return processors, f'COPY "{table.name}" ({cols}) FROM STDIN'
+        return processors, f'"{table.name}" ({cols})'
     marks = ", ".join("?" for _ in names)
     return processors, f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks})'
 
@@ -71,9 +77,15 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
     if dialect.name == "sqlite":
         conn.exec_driver_sql(sql, tuples)
         return
-    # PostgreSQL: COPY on the session's own connection (so in its transaction); the
-    # driver adapts each processed value as it would for an INSERT's parameters.
+    # PostgreSQL: on the session's own connection (so in its transaction); the driver
+    # adapts each processed value as it does an INSERT's parameters.
     raw: Any = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(sql) as copy:
-        for processed in tuples:
-            copy.write_row(processed)
+    with raw.cursor() as cur:
+        if len(tuples) <= FEW_ROWS:
+            marks = "(" + ", ".join(["%s"] * len(names)) + ")"
+            cur.execute(f"INSERT INTO {sql} VALUES " + ", ".join([marks] * len(tuples)),
+                        [v for t in tuples for v in t])  # fmt: skip
+            return
+        with cur.copy(f"COPY {sql} FROM STDIN") as copy:
+            for processed in tuples:
+                copy.write_row(processed)

@@ -428,7 +428,8 @@ class SyncAgent:
                 entries = page.entries
                 if entries:
                     last = entries[-1]
-                    with self.store.write() as s:
+                    # Shown on the site's screens once committed: the cursor goes with it.
+                    with self.store.write(publish_committed=True) as s:
                         # Re-read under the write lock: another puller may have moved it.
                         if int(inbound.get_key(s, inbound.CURSOR_KEY, 0) or 0) != cursor:
                             continue
