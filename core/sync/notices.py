@@ -50,7 +50,9 @@ class ChangePublisher:
     """The one fan-out of committed changes, owned by a ``Store``. Thread-safe.
 
     Subscribers run in the writer's thread, right after its commit is durable and before
-    the writer gets its answer (read-your-writes for caches that listen). Keep them short;
+    the writer gets its answer (read-your-writes for caches that listen); the sync
+    agent's pulled pages are published once committed, before their fsync
+    (``Store.write(publish_committed=True)``). Keep them short;
     one that raises is logged and never undoes the acknowledged write or starves the
     others.
     """
