@@ -49,8 +49,8 @@ CURSOR_KEY = "cursor"
 
 
 def get_key(session: Session, key: str, default: Any = None) -> Any:
-    row = session.get(SyncState, key)
-    return default if row is None else row.value
+    found = session.execute(select(SyncState.value).where(SyncState.key == key)).first()
+    return default if found is None else found[0]
 
 
 def set_key(session: Session, key: str, value: Any) -> None:
@@ -65,16 +65,18 @@ def get_keys(session: Session, keys: Sequence[str]) -> dict[str, Any]:
 
 
 def set_keys(session: Session, values: Mapping[str, Any]) -> None:
-    """Set several keys, reading the ones that exist in one statement."""
-    rows = {r.key: r for r in session.scalars(
-        select(SyncState).where(SyncState.key.in_(list(values)))
-    )}  # fmt: skip
-    for key, value in values.items():
-        row = rows.get(key)
-        if row is None:
-            session.add(SyncState(key=key, value=value))
-        else:
-            row.value = value
+    """Set several keys in one statement (an upsert: every pulled page sets two, and a
+    read of the rows and their update at the flush were two statements and ORM loads).
+    A copy of a key's row the session holds is expired, so it reads the new value."""
+    if not values:
+        return
+    stmt = sqlite_insert(SyncState).values([{"key": k, "value": v} for k, v in values.items()])
+    session.execute(stmt.on_conflict_do_update(index_elements=[SyncState.key],
+                                               set_={"value": stmt.excluded.value}))  # fmt: skip
+    for key in values:
+        held = session.identity_map.get(session.identity_key(SyncState, key))
+        if held is not None:
+            session.expire(held, ["value"])
 
 
 def active_rows(
