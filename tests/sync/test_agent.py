@@ -557,3 +557,64 @@ def test_a_listener_that_loses_its_connection_drops_the_pool_and_listens_again(c
         loop.call_soon_threadsafe(loop.stop)
         runner.join(5)
         loop.close()
+
+
+def _statements(engine):
+    """The statements SQLAlchemy sends on ``engine`` while the context is open (the
+    rows ``core.rowload`` inserts through the driver are not among them)."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def watch():
+        seen: list[str] = []
+
+        def note(conn, cursor, statement, *args):
+            seen.append(" ".join(statement.split())[:90])
+
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+
+    return watch()
+
+
+def test_a_one_op_push_and_a_pull_take_few_statements(hub, org_id, tmp_path):
+    """Propagation's time is mostly the central server's statements, each a round trip
+    and most of a millisecond of Python (docs/benchmarks.md, "Sync"): the push's lock
+    and the organisation's modules are one statement, the epoch check one more, and the
+    pull's transaction reads the device, the epoch and the feed with one statement each."""
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    cid = create(a_store, name="Ana")
+    a.sync_once()  # the first contact begins the epoch; not what is counted
+    update(a_store, cid, phone="1")
+    with _statements(hub.store.engine) as pushed:
+        assert a.push_pending() == 1
+    assert len(pushed) <= 8, "\n".join(pushed)
+    assert not any(s.startswith("COPY") for s in pushed)
+    with _statements(hub.store.engine) as pulled:
+        a.pull_available()
+    assert len(pulled) <= 5, "\n".join(pulled)
+
+
+def test_a_pulled_change_is_shown_before_its_fsync_and_a_local_one_after(hub, org_id, tmp_path):
+    """A site publishes a pulled page once committed (its cursor is in the same commit,
+    so a power cut loses both and the page is pulled again); its own writes only once
+    durable, as they are acknowledged."""
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    b_store, b = hub.new_site(tmp_path, org_id, "B")
+    fsyncs = b_store.group_commit
+    assert fsyncs is not None
+    seen: list[tuple[str, int]] = []
+    b_store.changes.subscribe(lambda notices: seen.append((notices[0].source, fsyncs.fsyncs)))
+    cid = create(a_store, name="Ana")
+    a.sync_once()
+    assert b.pull_available() == 1
+    # Published with the page's fsync still to come (it came before the call returned).
+    assert seen == [("sync", fsyncs.fsyncs - 1)]
+    seen.clear()
+    update(b_store, cid, phone="2")
+    assert seen == [("local", fsyncs.fsyncs)]
