@@ -39,6 +39,7 @@ from core.registry import EntitySpec, registry, spec_for
 from core.serial import to_json, values_from_json
 from core.sync import wire
 from core.sync.notices import ChangeNotice
+from core.sync.recorders import buffer_insert
 from core.sync.unit import unit_of
 from core.writes import Actor
 from sync_agent import fastload
@@ -174,15 +175,16 @@ def apply_row(
     # Looked at once the whole page is in (after_pull): rules, derived totals.
     unit_of(session).pulled.append((spec, local, None if new_here else before, op_id))
     secret = set(spec.secret_inputs.values())
-    session.add(
-        AuditEntry(
-            org_id=key[0], at=utcnow(), actor_id=data.get("updated_by"), device_id=from_device,
-            entity=spec.name, entity_id=key[1], kind="sync", op_id=op_id,
-            version=local.version,
-            changes={k: ([MASK, MASK] if k in secret else v) for k, v in changes.items()
-                     if k not in ("field_versions", "sync_version", "updated_at")},
-        )
-    )  # fmt: skip
+    # Buffered like the write path's entries (same columns: one insert for all of them
+    # at the flush), not an ORM object through the unit of work.
+    buffer_insert(session, AuditEntry, {
+        "org_id": key[0], "at": utcnow(), "actor_id": data.get("updated_by"),
+        "device_id": from_device, "ip_address": None, "user_agent": None,
+        "entity": spec.name, "entity_id": key[1], "kind": "sync", "op_id": op_id,
+        "version": local.version,
+        "changes": {k: ([MASK, MASK] if k in secret else v) for k, v in changes.items()
+                    if k not in ("field_versions", "sync_version", "updated_at")},
+    })  # fmt: skip
     unit_of(session).notice(
         ChangeNotice(entity=spec.name, id=key[1], kind="sync", version=local.version,
                      org_id=key[0], source="sync")
