@@ -18,8 +18,9 @@ from functools import cache
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from core import rules
 from core.clock import utcnow, uuid7
@@ -317,14 +318,23 @@ def _emit(
 # --- the rules hook (core.rules): module, derived fields, each entity's rules ----------
 
 
+_ORG_MODULES = select(Organisation.modules).where(Organisation.id == bindparam("org"))
+
+
 def check_module(session: Session, spec: EntitySpec, org_id: str) -> None:
     """The organisation must have the entity's module enabled, whoever writes."""
     if spec.module == "core":
         return
     cache = unit_of(session).org_modules
     if org_id not in cache:
-        org = session.get(Organisation, org_id)
-        cache[org_id] = None if org is None else frozenset(org.modules or ())
+        held = session.identity_map.get(identity_key(Organisation, org_id))
+        if held is not None:  # the session's copy, with any change not yet flushed
+            cache[org_id] = frozenset(held.modules or ())
+        else:
+            # One column on the connection: the ORM row cost twice as much, on every
+            # write's first check (docs/benchmarks.md, "Propagation, third pass").
+            found = session.connection().execute(_ORG_MODULES, {"org": org_id}).first()
+            cache[org_id] = None if found is None else frozenset(found[0] or ())
     modules = cache[org_id]
     if modules is not None and spec.module not in modules:
         raise rules.refuse("module_disabled", status=403, module=spec.module)
