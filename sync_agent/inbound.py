@@ -306,7 +306,9 @@ def apply_entries(
                          accept_older=accept_older):  # fmt: skip
                 applied += 1
     session.flush()
-    settle_answered(session, {(e.entity, e.id) for e in entries})
+    # Only rows with an active op can have one waiting for its answer ("sent" is set by
+    # the push alone): a page of other sites' changes reads the outbox once, not twice.
+    settle_answered(session, {(e.entity, e.id) for e in entries} & active)
     after_pull(session, own_device=own_device)
     return applied
 
