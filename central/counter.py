@@ -29,6 +29,9 @@ _ALLOCATE_PG = text(
     "ON CONFLICT (org_id) DO UPDATE SET last_seq = feed_counters.last_seq + :n "
     f"RETURNING last_seq, stamp, {_TABLE}"
 )
+_ALLOCATE_NOTIFY_PG = text(
+    f"{_ALLOCATE_PG.text}, pg_notify(:ch, :note || feed_counters.last_seq::text)"
+)
 # Elsewhere (a central server on SQLite, in tests and tools) there is no stamp.
 _ALLOCATE = text(
     "INSERT INTO feed_counters (org_id, last_seq) VALUES (:org, :n) "
@@ -70,10 +73,23 @@ def on_pg(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def allocate(session: Session, org_id: str, n: int) -> Counter:
-    """Take ``n`` positions (locking the organisation's row until the transaction ends)."""
-    stmt = _ALLOCATE_PG if on_pg(session) else _ALLOCATE
-    last, seen, table = session.execute(stmt, {"org": org_id, "n": n}).one()
+def allocate(
+    session: Session, org_id: str, n: int, *, notify: tuple[str, str] | None = None
+) -> Counter:
+    """Take ``n`` positions (locking the organisation's row until the transaction ends).
+    ``notify``: (channel, text) to ``NOTIFY`` with the last position taken appended,
+    queued by the same statement (a statement of its own was a round trip per push)."""
+    if on_pg(session):
+        stmt = _ALLOCATE_NOTIFY_PG if notify is not None else _ALLOCATE_PG
+        params: dict[str, object] = {"org": org_id, "n": n}
+        if notify is not None:
+            params |= {"ch": notify[0], "note": notify[1]}
+        last, seen, table, *_ = session.execute(stmt, params).one()
+        return _counter(int(last), n, seen, table)
+    last, seen, table = session.execute(_ALLOCATE, {"org": org_id, "n": n}).one()
+    if notify is not None:
+        session.execute(text("SELECT pg_notify(:ch, :note)"),
+                        {"ch": notify[0], "note": f"{notify[1]}{int(last)}"})  # fmt: skip
     return _counter(int(last), n, seen, table)
 
 

@@ -42,11 +42,11 @@ CHANNEL = "structura_feed"
 WRITTEN = "structura.feed_written"
 
 
-def notify_payload(org_id: str, device_id: str | None, head: int) -> str:
-    """What a feed commit notifies: the organisation, the device whose push made every
-    entry of it ("-": none), and the last position it wrote (ids never hold a space:
-    ``core.fields.ID_PATTERN``)."""
-    return f"{org_id} {device_id or '-'} {head}"
+def notify_prefix(org_id: str, device_id: str | None) -> str:
+    """What a feed commit notifies, up to the last position it wrote (which the counter's
+    statement appends): the organisation and the device whose push made every entry of
+    it ("-": none); ids never hold a space (``core.fields.ID_PATTERN``)."""
+    return f"{org_id} {device_id or '-'} "
 
 
 def parse_notify_payload(note: str) -> tuple[str, str | None, int | None]:
@@ -121,7 +121,13 @@ class FeedRecorder:
         now = utcnow()
         for org_id in sorted(by_org):
             entries = by_org[org_id]
-            taken = counter.allocate(session, org_id, len(entries))
+            # Delivered by PostgreSQL only when (and if) this transaction commits; names
+            # the device when one push made every entry (central.notify: its echo waits).
+            # Queued by the statement that takes the positions: it knows the last one.
+            devices = {entry["device_id"] for entry in entries}
+            origin = devices.pop() if len(devices) == 1 else None
+            note = (CHANNEL, notify_prefix(org_id, origin))
+            taken = counter.allocate(session, org_id, len(entries), notify=note)
             if taken.stale:
                 # The first write after a restore: the new epoch begins at the restored
                 # feed's head, before these entries (central.counter).
@@ -133,12 +139,6 @@ class FeedRecorder:
             insert_rows(session, FeedEntry, entries)
             # For the pushing worker's waiting pulls, once committed (central.notify).
             session.info.setdefault(WRITTEN, []).extend(entries)
-            # Delivered by PostgreSQL only when (and if) this transaction commits; names
-            # the device when one push made every entry (central.notify: its echo waits).
-            devices = {entry["device_id"] for entry in entries}
-            origin = devices.pop() if len(devices) == 1 else None
-            note = notify_payload(org_id, origin, entries[-1]["seq"])
-            session.execute(text("SELECT pg_notify(:ch, :note)"), {"ch": CHANNEL, "note": note})
 
 
 def written_entries(session: Session) -> list[wire.FeedEntry]:

@@ -6,7 +6,7 @@ works the same whether the write came from this worker, another worker or the CL
 thread per process holds a LISTEN connection and resolves the asyncio futures that
 waiting pulls subscribed for their organisation.
 
-A commit made by one device's push names that device (``central.feed.notify_payload``):
+A commit made by one device's push names that device (``central.feed.notify_prefix``):
 the other devices' pulls wake at once, the pushing device's own pull a moment later
 (``ECHO_DELAY_S``). Its echo tells that site only what the push answer already told it
 (the new versions); answered in the same instant as the others, it competed with them
