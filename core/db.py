@@ -421,28 +421,28 @@ class Store:
             yield session
 
     @contextmanager
-    def write(self, *, publish_committed: bool = False) -> Iterator[Session]:
+    def write(self, *, replayable: bool = False) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any exception.
 
         Once the commit is durable, the notices the transaction's unit of work collected
         are published to ``changes``; never for a rolled-back transaction or savepoint.
 
-        ``publish_committed``: publish once committed, before the fsync (the call still
-        returns only once it is durable). For a write no one is told succeeded and that
-        another store holds — the sync agent applying the pulled feed: a power cut can
-        lose it only together with the cursor stored in the same commit, so it is pulled
-        again, and every later acknowledged write's fsync covers it too (the WAL is one
-        sequence), so nothing durable can rest on a lost one. It shows pulled changes on
-        the site's screens an fsync sooner (docs/benchmarks.md, "Sync").
+        ``replayable``: a write of what the central server holds, which it would give
+        again — the sync agent applying a pulled page (with the cursor that brought it)
+        or recording a push's answers (the ops, pushed again, are answered from the
+        central record). Published once committed and not waited on for the disk: a
+        power cut can lose it only whole, and it is then pulled or answered again; every
+        later acknowledged write's fsync covers it too (the WAL is one sequence), so
+        nothing durable can rest on a lost one. It shows pulled changes on the site's
+        screens sooner and keeps the agent's fsyncs off the shop floor's writes
+        (docs/benchmarks.md, "Propagation, third pass").
         """
         done = Committed()
         with self._turn(), self._transaction(self._writes, done) as session:
             yield session
-        if publish_committed:
-            done.publish()
-        done.wait_durable()  # acknowledged only once on disk (see the module docstring)
-        if not publish_committed:
-            done.publish()
+        if not replayable:
+            done.wait_durable()  # acknowledged only once on disk (see the module docstring)
+        done.publish()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -260,7 +260,9 @@ class SyncAgent:
                     raise CentralError(500, "push answered a different number of ops")
                 # Kept as sent, in the outbox entry, for the person looking at it later.
                 results = [r.model_dump(mode="json") for r in answers]
-                with self.store.write() as s:
+                # Replayable: lost in a power cut, the ops are pushed again and answered
+                # from the central record.
+                with self.store.write(replayable=True) as s:
                     # Read again inside: the puller may have acked some meanwhile.
                     seqs = [op.seq for op in ops]
                     inbound.record_answers(s, seqs, results, own_device=self.device_id)
@@ -447,7 +449,7 @@ class SyncAgent:
                 if entries:
                     last = entries[-1]
                     # Shown on the site's screens once committed: the cursor goes with it.
-                    with self.store.write(publish_committed=True) as s:
+                    with self.store.write(replayable=True) as s:
                         # Re-read under the write lock: another puller may have moved it.
                         if int(inbound.get_key(s, inbound.CURSOR_KEY, 0) or 0) != cursor:
                             continue

@@ -51,8 +51,8 @@ class ChangePublisher:
 
     Subscribers run in the writer's thread, right after its commit is durable and before
     the writer gets its answer (read-your-writes for caches that listen); the sync
-    agent's pulled pages are published once committed, before their fsync
-    (``Store.write(publish_committed=True)``). Keep them short;
+    agent's pulled pages and push answers are published once committed, without
+    waiting for their fsync (``Store.write(replayable=True)``). Keep them short;
     one that raises is logged and never undoes the acknowledged write or starves the
     others.
     """
