@@ -22,12 +22,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 TABLE_OID = "'feed_counters'::regclass::oid::bigint"  # the stamp a row should carry
-_TABLE = TABLE_OID
 
 _ALLOCATE_PG = text(
-    f"INSERT INTO feed_counters (org_id, last_seq, stamp) VALUES (:org, :n, {_TABLE}) "
+    f"INSERT INTO feed_counters (org_id, last_seq, stamp) VALUES (:org, :n, {TABLE_OID}) "
     "ON CONFLICT (org_id) DO UPDATE SET last_seq = feed_counters.last_seq + :n "
-    f"RETURNING last_seq, stamp, {_TABLE}"
+    f"RETURNING last_seq, stamp, {TABLE_OID}"
 )
 _ALLOCATE_NOTIFY_PG = text(
     f"{_ALLOCATE_PG.text}, pg_notify(:ch, :note || feed_counters.last_seq::text)"
@@ -38,7 +37,7 @@ _ALLOCATE = text(
     "ON CONFLICT (org_id) DO UPDATE SET last_seq = feed_counters.last_seq + :n "
     "RETURNING last_seq, NULL, NULL"
 )
-_READ_PG = text(f"SELECT last_seq, stamp, {_TABLE} FROM feed_counters WHERE org_id = :org")
+_READ_PG = text(f"SELECT last_seq, stamp, {TABLE_OID} FROM feed_counters WHERE org_id = :org")
 _READ = text("SELECT last_seq, NULL, NULL FROM feed_counters WHERE org_id = :org")
 _SET_STAMP = text("UPDATE feed_counters SET stamp = :stamp WHERE org_id = :org")
 
@@ -100,7 +99,7 @@ def read(session: Session, org_id: str, *, lock: bool = False) -> Counter | None
     if lock:
         stmt = text(f"{stmt.text} FOR UPDATE") if on_pg(session) else stmt
     row = session.execute(stmt, {"org": org_id}).one_or_none()
-    return None if row is None else _counter(int(row[0]), 0, row[1], row[2])
+    return None if row is None else seen(int(row[0]), row[1], row[2])
 
 
 def set_stamp(session: Session, org_id: str, stamp: int) -> None:
