@@ -36,7 +36,7 @@ from core.registry import EntitySpec, registry
 from core.rowload import insert_rows
 from core.rules import SYNC, rule_reason
 from core.serial import row_to_json
-from core.sync import wire
+from core.sync import reasons, wire
 from core.sync.conflicts import WRITERS_KEY, conflict_json, write_args
 from core.sync.unit import unit_of
 from core.writes import Actor
@@ -290,7 +290,7 @@ def _apply(session: Session, ctx: DeviceCtx, modules: set[str], op: wire.Op) -> 
         conflict = _conflict(
             session, ctx, spec, entity_id, op_id, kind="deleted", rule=None,
             losing=lost, winning={},
-            reason="the row was deleted before this edit arrived; the edit was not applied",
+            reason=reasons.encode(reasons.DELETED_BEFORE_EDIT),
         )  # fmt: skip
         return _conflict_result(conflict, row)
     if kind == "delete":
@@ -348,8 +348,7 @@ def _unique_conflict(
     conflict = _conflict(
         session, ctx, spec, op.entity_id, op.op_id, kind="unique", rule=None,
         losing=dict(op.fields), winning={"id": holder.id, fname: getattr(holder, fname)},
-        reason=f"{fname} is already used by {spec.name} '{holder.id}'; rename this row, "
-        "merge it into that one, or discard it",
+        reason=reasons.encode(reasons.VALUE_TAKEN, field=fname, holder=holder.id),
     )  # fmt: skip
     return _conflict_result(conflict, holder)
 
@@ -398,7 +397,9 @@ def _update(
         conflict = _conflict(
             session, ctx, spec, row.id, op_id, kind="field", rule=rule,
             losing=losing, winning=winning,
-            reason=f"changed on both sides since version {base}; {rule} decided",
+            reason=reasons.encode(
+                reasons.KEPT_CENTRAL if rule == "central_wins" else reasons.KEPT_LATER, base=base
+            ),
         )  # fmt: skip
         return _conflict_result(conflict, row)
     if base < before_version:
@@ -427,7 +428,7 @@ def _delete(
     conflict = _conflict(
         session, ctx, spec, row.id, op_id, kind="deleted", rule="delete_wins",
         losing=unseen_values, winning={},
-        reason=f"deleted by a device that had not seen the edits after version {base}",
+        reason=reasons.encode(reasons.DELETED_UNSEEN_EDITS, base=base),
     )  # fmt: skip
     return _conflict_result(conflict, row)
 

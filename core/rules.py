@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import RuleBroken
+from core.sync import reasons
 
 # Where a write comes from. "local": a person, an action, the import or the demo on this
 # store. "sync": a change made on another store, applied here (central push apply).
@@ -187,12 +188,9 @@ def check_pulled(
 
 
 def rule_reason(exc: RuleBroken) -> str:
-    """A rule conflict record's ``reason`` (kind "rule"): the code and parameters as
-    JSON, for each edge to word in its own language."""
-    import json
-
-    text = json.dumps({"code": exc.code, "params": exc.params}, default=str)
-    return text if len(text) <= 500 else json.dumps({"code": exc.code, "params": {}})
+    """A rule conflict record's ``reason`` (kind "rule"): the rule's code and
+    parameters (``core.sync.reasons``), for each edge to word in its own language."""
+    return reasons.encode(exc.code, **exc.params)
 
 
 def refuse(code: str, status: int = 409, field: str | None = None, **params: Any) -> RuleBroken:

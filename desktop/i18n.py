@@ -261,176 +261,6 @@ ES: dict[str, str] = {
 }
 
 
-# Rules of the work (core.factory.rules and friends): code -> (en, es), with the
-# error's parameters in braces.
-RULES: dict[str, tuple[str, str]] = {
-    "current_job_not_running": (
-        "{job} is not running on {machine} ({job_status}); it cannot be its current job.",
-        "{job} no está en curso en {machine} ({job_status}); no puede ser su orden actual.",
-    ),
-    "machine_busy": (
-        "{machine} is busy with job {job}; pause it first.",
-        "{machine} está ocupada con la orden {job}; páusela primero.",
-    ),
-    "machine_stopped": (
-        "{machine} is stopped ({reason} since {since}); end the stop first.",
-        "{machine} está parada ({reason} desde {since}); termine la parada primero.",
-    ),
-    "machine_unavailable": (
-        "{machine} is {machine_status}; set it back to idle first.",
-        "{machine} está en {machine_status}; póngala en espera primero.",
-    ),
-    "short_close_reason_required": (
-        "Only {produced} of {quantity} made: give a reason to close it short.",
-        "Solo {produced} de {quantity} producidos: indique el motivo del cierre corto.",
-    ),
-    "quantity_below_produced": (
-        "The quantity ({quantity}) cannot be below what was produced ({produced}).",
-        "La cantidad ({quantity}) no puede ser menor que lo producido ({produced}).",
-    ),
-    "job_transition": (
-        "Job {job} cannot go from {from} to {to}.",
-        "La orden {job} no puede pasar de {from} a {to}.",
-    ),
-    "reopen_office_only": (
-        "Only the office can reopen job {job}.",
-        "Solo la oficina puede reabrir la orden {job}.",
-    ),
-    "derived_field": (
-        "{field_name} is computed and cannot be set by hand.",
-        "{field_name} se calcula y no se puede cambiar a mano.",
-    ),
-    "downtime_already_open": (
-        "{machine} already has an open stop ({reason} since {since}).",
-        "{machine} ya tiene una parada abierta ({reason} desde {since}).",
-    ),
-    "downtime_already_ended": (
-        "This stop has already ended.",
-        "Esta parada ya terminó.",
-    ),
-    "no_open_downtime": (
-        "{machine} has no open stop.",
-        "{machine} no tiene ninguna parada abierta.",
-    ),
-    "negative_report": (
-        "Quantities cannot be negative; use a correction.",
-        "Las cantidades no pueden ser negativas; use una corrección.",
-    ),
-    "job_not_started": (
-        "Job {job} has not been started ({job_status}).",
-        "La orden {job} no se ha iniciado ({job_status}).",
-    ),
-    "produced_below_zero": (
-        "That would leave job {job} with less than nothing produced ({produced}).",
-        "La orden {job} quedaría con menos de cero producido ({produced}).",
-    ),
-    "correction_needs_report": (
-        "A correction names the report it corrects.",
-        "Una corrección indica el parte que corrige.",
-    ),
-    "correction_reason_required": (
-        "A correction needs a reason.",
-        "Una corrección necesita un motivo.",
-    ),
-    "correction_mismatch": (
-        "The corrected report belongs to another job.",
-        "El parte corregido es de otra orden.",
-    ),
-    "scrap_above_produced": (
-        "Scrap cannot exceed what was produced.",
-        "El desecho no puede superar lo producido.",
-    ),
-    "module_disabled": (
-        "The {module} module is not enabled for this organisation.",
-        "El módulo {module} no está activado para esta organización.",
-    ),
-    "attachment_owner_entity": (
-        "Files can be attached to jobs, stops, machines, shows and travel, not to {owner_entity}.",
-        "Solo se pueden adjuntar archivos a órdenes, paradas, máquinas, conciertos y viajes, no "
-        "a {owner_entity}.",
-    ),
-    "attachment_owner_role": (
-        "Your role cannot attach files to {owner_entity}.",
-        "Su rol no puede adjuntar archivos a {owner_entity}.",
-    ),
-    "attachment_owner_missing": (
-        "There is no {owner_entity} {owner_id} to attach the file to (deleted?).",
-        "No existe {owner_entity} {owner_id} al que adjuntar el archivo (¿borrado?).",
-    ),
-    "attachment_needs_bytes": (
-        "An attachment is made by uploading its file.",
-        "Un adjunto se crea subiendo su archivo.",
-    ),
-    "attachment_field_fixed": (
-        "Only the caption of an attachment can change, not its {field_name}.",
-        "De un adjunto solo puede cambiar el comentario, no {field_name}.",
-    ),
-    "attachment_type_not_allowed": (
-        "This kind of file ({media_type}) cannot be attached: send a photo (JPEG, PNG, WebP), a "
-        "PDF or plain text.",
-        "Este tipo de archivo ({media_type}) no se puede adjuntar: envíe una foto (JPEG, PNG, "
-        "WebP), un PDF o texto.",
-    ),
-    "attachment_type_mismatch": (
-        "The file says it is {declared} but its content is {found}.",
-        "El archivo dice ser {declared} pero su contenido es {found}.",
-    ),
-    "attachment_unreadable": (
-        "The file is not a readable {media_type}.",
-        "El archivo no es un {media_type} legible.",
-    ),
-    "attachment_too_many_pixels": (
-        "The image is too large ({width} x {height}; at most {max_pixels} pixels).",
-        "La imagen es demasiado grande ({width} x {height}; como mucho {max_pixels} píxeles).",
-    ),
-    "attachment_too_large": (
-        "The file is too large (at most {max_bytes} bytes).",
-        "El archivo es demasiado grande (como mucho {max_bytes} bytes).",
-    ),
-    "attachment_empty": (
-        "The file is empty.",
-        "El archivo está vacío.",
-    ),
-    "filename_empty": (
-        "The file needs a name.",
-        "El archivo necesita un nombre.",
-    ),
-    "filename_separator": (
-        "A file name may not contain / or \\.",
-        "Un nombre de archivo no puede contener / ni \\.",
-    ),
-    "filename_control": (
-        "The file name contains invisible or control characters.",
-        "El nombre del archivo contiene caracteres invisibles o de control.",
-    ),
-    "filename_reserved": (
-        "“.” and “..” are not file names.",
-        "«.» y «..» no son nombres de archivo.",
-    ),
-    "filename_too_long": (
-        "The file name is too long (at most 255 characters).",
-        "El nombre del archivo es demasiado largo (como mucho 255 caracteres).",
-    ),
-    "blob_hash_mismatch": (
-        "The file arrived damaged (its checksum differs); it will be sent again.",
-        "El archivo llegó dañado (su suma de control no coincide); se enviará de nuevo.",
-    ),
-    "blob_offset_mismatch": (
-        "The transfer resumed at {offset} bytes, but {have} had arrived.",
-        "La transferencia se reanudó en {offset} bytes, pero habían llegado {have}.",
-    ),
-    "blob_offset_gap": (
-        "The transfer resumed at {offset} bytes, but {have} had arrived.",
-        "La transferencia se reanudó en {offset} bytes, pero habían llegado {have}.",
-    ),
-    "blob_quota_exceeded": (
-        "The organisation's file storage is full ({used_bytes} of {quota_bytes} bytes).",
-        "El espacio de archivos de la organización está lleno ({used_bytes} de {quota_bytes} "
-        "bytes).",
-    ),
-}
-
-
 def detect_language() -> str:
     """The user's language: STRUCTURA_LANG, else the system locale (es or en)."""
     forced = os.environ.get("STRUCTURA_LANG", "").lower()
@@ -522,13 +352,25 @@ def field_label(name: str) -> str:
 
 
 def rule_text(code: str, params: dict[str, object] | None = None) -> str:
-    """A rule error's message in the user's language; an unknown code shows as itself."""
-    texts = RULES.get(code)
-    if texts is None:
-        return code
-    text = texts[1] if _LANG == "es" else texts[0]
-    values = {k: ("" if v is None else v) for k, v in (params or {}).items()}
-    try:
-        return text.format(**values)
-    except (KeyError, IndexError):
-        return text
+    """A rule error's message in the user's language (``apikit.words``, the catalogue
+    every edge shares); an unknown code shows as itself."""
+    from apikit.words import rule_words
+    from core.sync.reasons import fill
+
+    text = rule_words(_LANG).get(code)
+    return code if text is None else fill(text, dict(params or {}))
+
+
+def conflict_text(kind: str, reason: str | None) -> str:
+    """A sync conflict record's reason (``core.sync.reasons``) in the user's language."""
+    from apikit.words import conflict_template
+    from core.sync.reasons import describe
+
+    return describe(kind, reason, lambda key: conflict_template(_LANG, key))
+
+
+def conflict_kind(kind: str) -> str:
+    """What kind of conflict, in words ("Same field changed on two sides")."""
+    from apikit.words import conflict_words
+
+    return conflict_words(_LANG).get(f"kind.{kind}", kind)

@@ -20,6 +20,7 @@ from core.settings import Settings
 
 def _conflict(session: Any, entity: str, entity_id: str) -> None:
     from core.models import ConflictRecord
+    from core.sync.reasons import KEPT_LATER, encode
 
     with session.write() as s:
         s.add(ConflictRecord(id=uuid7(), org_id=session.org_id, entity=entity,
@@ -27,7 +28,7 @@ def _conflict(session: Any, entity: str, entity_id: str) -> None:
                              fields=["phone", "contact"],
                              losing_values={"phone": "+34 600 123 456", "contact": "Eva Ruiz"},
                              winning_values={"phone": "+34 911 222 333", "contact": "Ana García"},
-                             reason="changed on two sites while offline",
+                             reason=encode(KEPT_LATER, base=3),
                              created_at=utcnow()))  # fmt: skip
 
 
@@ -141,9 +142,7 @@ def shoot(out: Path, *, lang: str = "en", scheme: str | None = None) -> list[Pat
     sync = win.open("sync")
     sync.refresh()
     snap("11-sync")
-    from desktop.views.conflict_dialog import ConflictDialog
-
-    dialog = ConflictDialog(sync.items[0].rows, title="clients", parent=win)
+    dialog = sync.conflict_dialog(sync.items[0])
     dialog.choose("phone", mine=True)
     dialog.show()
     dialog.adjustSize()

@@ -37,7 +37,7 @@ from core.db import in_batches
 from core.models import AuditEntry, ConflictRecord, OutboxEntry, SyncState
 from core.registry import EntitySpec, registry, spec_for
 from core.serial import to_json, values_from_json
-from core.sync import wire
+from core.sync import reasons, wire
 from core.sync.notices import ChangeNotice
 from core.sync.recorders import buffer_insert
 from core.sync.unit import unit_of
@@ -600,7 +600,10 @@ def _record_one(
                 id=uuid7(), org_id=op.org_id, entity=op.entity, entity_id=op.entity_id,
                 kind="rejected", op_id=op.op_id, device_id=own_device, rule=None,
                 fields=sorted(op.fields or {}), losing_values=dict(op.fields or {}),
-                winning_values={}, reason=str(reason.get("message") or reason)[:500],
+                winning_values={}, reason=reasons.encode(
+                    str(reason.get("code") or "rejected"),
+                    message=str(reason.get("message") or "")[:300],
+                ),
                 created_at=now,
             )
         )  # fmt: skip

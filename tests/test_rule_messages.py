@@ -1,6 +1,7 @@
-"""Every rule code the core can raise has a message in English and Spanish on each
-edge (the web pages and the desktop), and each message names only parameters the
-rule gives."""
+"""Every rule code the core can raise has a message in English and Spanish in the
+catalogue every edge shares (``apikit.words``), each message names only parameters the
+rule gives, and the edges word a rule from it: the web pages' table, the desktop and
+the console's conflict pages. Every conflict reason code is worded too."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop.i18n import RULES
+from apikit.words import conflict_template, conflict_words, rule_words
+from core.sync import reasons
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("core/factory/rules.py", "core/documents.py", "core/writes.py",
@@ -41,9 +43,59 @@ def test_the_rules_are_found() -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_web_and_desktop_word_every_rule(lang: str) -> None:
-    web = json.loads((ROOT / f"local_api/web/i18n/{lang}.json").read_text(encoding="utf-8"))
-    for code, params in CODES.items():
-        for text in (web[f"rule.{code}"], RULES[code][0 if lang == "en" else 1]):
+def test_every_rule_is_worded_once_for_every_edge(lang: str) -> None:
+    from desktop import i18n as desktop_i18n
+    from local_api.web.i18n import strings
+
+    words = rule_words(lang)
+    web = strings(lang)
+    own = json.loads((ROOT / f"local_api/web/i18n/{lang}.json").read_text(encoding="utf-8"))
+    assert not [k for k in own if k.startswith("rule.")], "rules are worded in apikit/words.json"
+    desktop_i18n.set_language(lang)
+    try:
+        for code, params in CODES.items():
+            text = words[code]
             named = set(re.findall(r"\{(\w+)\}", text))
             assert named <= params | {"from", "to"}, (code, named - params)
+            assert web[f"rule.{code}"] == text
+            filled = {p: f"<{p}>" for p in named}
+            assert desktop_i18n.rule_text(code, filled) == text.format(**filled)
+    finally:
+        desktop_i18n.set_language("en")
+
+
+def test_the_two_languages_differ_and_name_the_same_parameters() -> None:
+    for section in (rule_words, conflict_words):
+        en, es = section("en"), section("es")
+        assert en.keys() == es.keys()
+        for key in en:
+            assert en[key] != es[key], key
+            assert set(re.findall(r"\{(\w+)\}", en[key])) == set(
+                re.findall(r"\{(\w+)\}", es[key])
+            ), key
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_conflict_reason_is_worded(lang: str) -> None:
+    for kind, code in [("field", c) for c in reasons.CODES] + [("rejected", "other")]:
+        key = reasons.key_of(kind, reasons.Reason(code))
+        assert conflict_template(lang, key), key
+    for kind in ("field", "deleted", "rejected", "unique", "rule"):
+        assert conflict_template(lang, f"kind.{kind}")
+
+
+def test_a_reason_reads_back_in_each_language_and_old_prose_as_it_was() -> None:
+    stored = reasons.encode(reasons.KEPT_LATER, base=4)
+    es = reasons.describe("field", stored, lambda k: conflict_template("es", k))
+    en = reasons.describe("field", stored, lambda k: conflict_template("en", k))
+    assert "versión 4" in es and "version 4" in en and es != en
+    rule = reasons.encode("machine_busy", machine="Roll 1", job="OF-7")
+    assert reasons.describe("rule", rule, lambda k: conflict_template("es", k)) == (
+        "Roll 1 está ocupada con la orden OF-7; páusela primero."
+    )
+    refused = reasons.encode("quota_gone", message="over the limit")
+    spanish = reasons.describe("rejected", refused, lambda k: conflict_template("es", k))
+    assert spanish == "El servidor central rechazó este cambio (quota_gone): over the limit"
+    old = "changed on two sites"
+    assert reasons.describe("field", old, lambda k: None) == old
+    assert reasons.describe("field", None, lambda k: None) == ""

@@ -5,6 +5,7 @@ audit log by who, what, when and site, and reports with CSV and XLSX export.
 """
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from apikit.rows import filters_from
 from apikit.security import request_origin
+from apikit.words import conflict_template, conflict_words
 from central import enroll as svc
 from central.console import health, reports
 from central.console.web import (
@@ -21,6 +23,7 @@ from central.console.web import (
     WhoDep,
     checked_form,
     page,
+    pick_language,
 )
 from central.data_routes import LIST_PARAMS
 from central.deps import CentralDep
@@ -28,6 +31,7 @@ from core import queries
 from core.errors import NotFound
 from core.models import AuditEntry, Device, Site, User
 from core.registry import registry, spec_for
+from core.sync import reasons
 from core.sync.conflicts import list_conflicts, resolve_conflict
 from core.writes import Actor
 
@@ -45,13 +49,33 @@ def conflicts(
         org = svc.get_org(s, org_id)
         listed = list_conflicts(s, org_id, open_only=show != "all")
         sites = health.conflict_sites(s, org_id)
+    lang = pick_language(request)
+    words = conflict_words(lang)
     for c in listed:
         c["site"] = sites.get(c["device_id"] or "", c["device_id"] or "")
+        spec = registry().get(c["entity"])
+        c["label"] = (spec.label[1] if lang == "es" else spec.label[0]) if spec else c["entity"]
+        c["kind_text"] = words.get(f"kind.{c['kind']}", c["kind"])
+        c["reason_text"] = reasons.describe(
+            c["kind"], c["reason"], partial(conflict_template, lang)
+        )
+        choice = _choice(c["resolution"])
+        c["choice_text"] = words.get(f"choice.{choice}", choice)
         c["rows"] = [
             {"field": f, "server": c["winning_values"].get(f), "site": c["losing_values"].get(f)}
             for f in (c["fields"] or sorted(set(c["losing_values"]) | set(c["winning_values"])))
         ]
     return page(request, w, "conflicts.html", org=org, conflicts=listed, show=show)
+
+
+def _choice(resolution: dict[str, Any] | None) -> str:
+    """How a resolved conflict was settled; records resolved on a site's desktop
+    before it went through ``resolve_conflict`` say which fields they kept instead."""
+    if not resolution:
+        return ""
+    if "choice" in resolution:
+        return str(resolution["choice"])
+    return "values" if resolution.get("kept_mine") else "server"
 
 
 @router.post("/orgs/{org_id}/conflicts/{conflict_id}/resolve")

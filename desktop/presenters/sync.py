@@ -15,11 +15,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy import func, select
 
-from core import writes
-from core.clock import utcnow
 from core.errors import DomainError, NotFound
 from core.models import ConflictRecord, OutboxEntry
 from core.registry import registry
+from core.sync.conflicts import resolve_conflict
+from desktop.i18n import conflict_kind, conflict_text, entity_label
 from desktop.presenters.errors import user_message
 
 
@@ -42,6 +42,10 @@ class ConflictItem:
     reason: str
     created_at: datetime
     rows: list[tuple[str, Any, Any]]  # (field, mine, theirs)
+    # In the user's language: the entity's name, the kind and the reason in words.
+    label: str = ""
+    kind_text: str = ""
+    reason_text: str = ""
 
 
 class SyncPresenter(QObject):
@@ -89,41 +93,34 @@ class SyncPresenter(QObject):
         out = []
         for r in rows:
             names = list(r.fields or []) or sorted(set(r.losing_values) | set(r.winning_values))
+            spec = registry().get(r.entity)
             out.append(ConflictItem(
                 r.id, r.entity, r.entity_id, r.kind, r.reason or "", r.created_at,
                 [(n, (r.losing_values or {}).get(n), (r.winning_values or {}).get(n))
                  for n in names],
+                entity_label(spec) if spec is not None else r.entity,
+                conflict_kind(r.kind), conflict_text(r.kind, r.reason),
             ))  # fmt: skip
         return out
 
     def resolve(self, conflict_id: str, keep_mine: set[str]) -> bool:
+        """Settle a conflict through the one path (``core.sync.conflicts``): keeping
+        nothing of this site's values keeps the row as it is (``server``); otherwise
+        the kept values are written (``values``), or for a refused create of a taken
+        value, merged into the row that holds it. A rename needs a new value: the site
+        API or `structura sync conflicts --choice rename`."""
         try:
             with self.session.write() as s:
                 rec = s.get(ConflictRecord, conflict_id)
                 if rec is None or rec.org_id != self.session.org_id:
                     raise NotFound(f"conflict '{conflict_id}' not found")
+                kept = {k: v for k, v in (rec.losing_values or {}).items() if k in keep_mine}
                 if rec.kind == "unique":
-                    # The refused create has no row here: keep nothing of it (discard)
-                    # or write the kept fields into the row that holds the value (merge).
-                    # A rename needs a new value: the site API or `structura sync
-                    # conflicts --choice rename`.
-                    from core.sync.conflicts import resolve_conflict
-
-                    kept = {k: v for k, v in (rec.losing_values or {}).items() if k in keep_mine}
-                    resolve_conflict(s, actor=self.session.actor, conflict_id=conflict_id,
-                                     choice="merge" if kept else "discard",
-                                     values=kept or None)  # fmt: skip
-                    data = None
+                    choice = "merge" if kept else "discard"
                 else:
-                    data = {k: v for k, v in (rec.losing_values or {}).items() if k in keep_mine}
-                if data is not None:
-                    if data and rec.entity in registry():
-                        writes.update(s, actor=self.session.actor, entity=rec.entity,
-                                      id=rec.entity_id, data=data)  # fmt: skip
-                    rec.resolved_at = utcnow()
-                    rec.resolved_by = self.session.actor.user_id
-                    rec.resolution = {"kept_mine": sorted(data), "kept_theirs": sorted(
-                        {n for n in (rec.fields or [])} - set(data))}  # fmt: skip
+                    choice = "values" if kept else "server"
+                resolve_conflict(s, actor=self.session.actor, conflict_id=conflict_id,
+                                 choice=choice, values=kept or None)  # fmt: skip
         except DomainError as exc:
             self.failed.emit(user_message(exc))
             return False

@@ -34,7 +34,12 @@ class ConflictDialog(QDialog):
         self.setObjectName("conflictDialog")
         self.setWindowTitle(title or tr("This record was changed by someone else."))
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(explanation or tr("Choose, field by field, which value to keep.")))
+        if explanation:  # why there is a conflict, then what to do about it
+            why = QLabel(explanation)
+            why.setObjectName("conflictReason")
+            why.setWordWrap(True)
+            layout.addWidget(why)
+        layout.addWidget(QLabel(tr("Choose, field by field, which value to keep.")))
         grid = QGridLayout()
         for col, text in enumerate((tr("Field"), tr("Mine"), tr("Theirs"))):
             head = QLabel(f"<b>{text}</b>")

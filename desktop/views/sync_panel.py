@@ -164,7 +164,8 @@ class SyncPage(QWidget):
         self.list.clear()
         for c in self.items:
             fields = ", ".join(field_label(n) for n, _, _ in c.rows)
-            item = QListWidgetItem(f"{c.entity} · {c.entity_id} · {c.kind} · {fields}")
+            item = QListWidgetItem(f"{c.label} · {c.entity_id} · {c.kind_text} · {fields}")
+            item.setToolTip(c.reason_text)
             item.setData(256, c.id)
             self.list.addItem(item)
 
@@ -182,9 +183,13 @@ class SyncPage(QWidget):
             return False
         return self.presenter.resolve(conflict_id, keep)
 
+    def conflict_dialog(self, item: ConflictItem) -> ConflictDialog:
+        """The dialog for one conflict: the record in words, why, field by field."""
+        return ConflictDialog(item.rows, title=f"{item.label} · {item.entity_id}",
+                              explanation=item.reason_text, parent=self)  # fmt: skip
+
     def _ask(self, item: ConflictItem) -> set[str] | None:
-        dialog = ConflictDialog(item.rows, title=f"{item.entity} · {item.entity_id}",
-                                explanation=item.reason, parent=self)  # fmt: skip
+        dialog = self.conflict_dialog(item)
         return dialog.keep_mine() if dialog.exec() else None
 
     def apply_changes(self, changes: list[dict[str, Any]]) -> None:

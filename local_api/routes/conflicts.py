@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import func, select
 
 from apikit.problems import AUTHED, responses
@@ -21,6 +21,7 @@ from apikit.rows import IdPath, write_tx
 from core.errors import Conflict, Invalid, NotFound
 from core.models import ConflictRecord
 from core.registry import OFFICE, registry
+from core.sync import reasons
 from core.sync.conflicts import conflict_json, resolve_conflict
 from core.writes import Actor
 from local_api.deps import ContextDep, require
@@ -35,18 +36,34 @@ class ConflictOut(BaseModel):
     id: str
     entity: str
     entity_id: str
-    kind: str = Field(description="field | deleted | rejected")
+    kind: str = Field(description="field | deleted | rejected | unique | rule")
     op_id: str | None = None
     device_id: str | None = None
     rule: str | None = Field(default=None, description="the rule that picked the winner")
     fields: list[str]
     losing_values: dict[str, Any] = Field(description="this site's values that lost")
     winning_values: dict[str, Any] = Field(description="the values that won")
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="why, as stored: JSON "
+                               '``{"code": ..., "params": {...}}``; parsed in '
+                               "``reason_code`` and ``reason_params``")  # fmt: skip
     created_at: datetime | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution: dict[str, Any] | None = None
+
+    @computed_field(description="why, as a code to word in the reader's language: a rule "
+                    "code for kind ``rule``, the central server's problem code for "
+                    "``rejected``, else kept_later | kept_central | deleted_before_edit | "
+                    "deleted_unseen_edits | value_taken (``text`` for records from before "
+                    "coded reasons: the prose is ``reason_params.text``)")  # fmt: skip
+    def reason_code(self) -> str | None:
+        decoded = reasons.decode(self.reason)
+        return decoded.code if decoded else None
+
+    @computed_field(description="the reason's parameters (version, field, message ...)")
+    def reason_params(self) -> dict[str, Any]:
+        decoded = reasons.decode(self.reason)
+        return decoded.params if decoded else {}
 
 
 class ConflictPage(BaseModel):

@@ -11,6 +11,8 @@ import json
 from functools import cache
 from pathlib import Path
 
+from apikit.words import rule_words
+
 LANGUAGES = ("es", "en")
 DEFAULT = "es"  # the users' own default (core.identity.schemas)
 _DIR = Path(__file__).parent / "i18n"
@@ -18,7 +20,10 @@ _DIR = Path(__file__).parent / "i18n"
 
 @cache
 def strings(lang: str) -> dict[str, str]:
-    return json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    """The pages' table: their own strings, and the rules of the work as ``rule.<code>``
+    from the catalogue every edge shares (``apikit.words``)."""
+    table: dict[str, str] = json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    return table | {f"rule.{code}": text for code, text in rule_words(lang).items()}
 
 
 def pick_language(cookie: str | None, accept_language: str | None) -> str:

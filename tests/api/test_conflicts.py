@@ -13,6 +13,7 @@ from core.clock import utcnow, uuid7
 from core.db import Store
 from core.models import ConflictRecord, OutboxEntry
 from core.site import SiteInfo
+from core.sync import reasons
 from tests.api.client import ASGIClient
 
 URL = "/api/sync/conflicts"
@@ -32,7 +33,7 @@ def _conflict(store: Store, site: SiteInfo, entity_id: str, **kw: Any) -> str:
         id=cid, org_id=site.org_id, entity="clients", entity_id=entity_id, kind="field",
         op_id=uuid7(), device_id="dev-a", rule="last_arrival", fields=["name"],
         losing_values={"name": "Mine"}, winning_values={"name": "Theirs"},
-        reason="name changed elsewhere after version 1", created_at=utcnow(),
+        reason=reasons.encode(reasons.KEPT_LATER, base=1), created_at=utcnow(),
     )  # fmt: skip
     values.update(kw)
     with store.write() as s:
@@ -65,6 +66,8 @@ def test_list_and_get_show_losing_and_winning_values(
         "clients", "field", "last_arrival", ["name"])  # fmt: skip
     assert c["losing_values"] == {"name": "Mine"} and c["winning_values"] == {"name": "Theirs"}
     assert c["reason"] and c["created_at"] and c["resolved_at"] is None
+    # Why, as a code and its parameters for the client to word in its reader's language.
+    assert (c["reason_code"], c["reason_params"]) == ("kept_later", {"base": 1})
     one = admin.get(f"{URL}/{c['id']}")
     assert one.status_code == 200 and one.json() == c
     assert admin.get(URL, params={"status": "resolved"}).json() == {"items": [], "total": 0}
@@ -183,3 +186,13 @@ def test_only_office_and_admin(client: ASGIClient, as_: Any, conflicted: dict[st
         )  # fmt: skip
         assert resp.status_code == 403
     assert client.get(URL, params={"status": "bogus"}, headers=as_("office")).status_code == 422
+
+
+def test_a_record_from_before_coded_reasons_reads_as_its_text(
+    store: Store, site: SiteInfo, admin: ASGIClient
+) -> None:
+    row = _client_row(store, site, "Old")
+    cid = _conflict(store, site, row, reason="changed on both sides since version 1")
+    c = admin.get(f"{URL}/{cid}").json()
+    assert (c["reason_code"], c["reason_params"]) == (
+        "text", {"text": "changed on both sides since version 1"})  # fmt: skip

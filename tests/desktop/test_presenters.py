@@ -14,7 +14,9 @@ from sqlalchemy import select
 from core import writes
 from core.clock import utcnow, uuid7
 from core.errors import Conflict
-from core.models import ConflictRecord, Job, Machine
+from core.models import AuditEntry, ConflictRecord, Job, Machine
+from core.sync import reasons
+from desktop.i18n import set_language
 from desktop.presenters.finance import oee_per_machine, revenue_per_month, totals
 from desktop.presenters.form import FormPresenter
 from desktop.presenters.history import history
@@ -256,7 +258,7 @@ def _conflict(
                 fields=sorted(mine),
                 losing_values=mine,
                 winning_values=theirs,
-                reason="same field changed on two sites",
+                reason=reasons.encode(reasons.KEPT_LATER, base=2),
                 created_at=utcnow(),
             )
         )
@@ -277,12 +279,31 @@ def test_sync_status_and_conflict_resolution(session: Any, demo: Any) -> None:
     assert sync.status().conflicts == 1
     [item] = sync.conflicts()
     assert ("phone", "111", "222") in item.rows
+    assert (item.label, item.kind_text) == ("Clients", "Same field changed on two sides")
+    assert item.reason_text.startswith("Changed in two places since version 2")
+    set_language("es")
+    try:
+        [item] = sync.conflicts()
+        assert (item.label, item.kind_text) == ("Clientes", "El mismo campo cambió en dos lados")
+        assert item.reason_text == (
+            "Cambió en dos sitios desde la versión 2: se mantuvo el cambio que llegó último."
+        )
+    finally:
+        set_language("en")
+    with session.read() as s:
+        before = s.get(writes.spec_for("clients").model, (session.org_id, demo["clients"][0]))
+        phone = before.phone
     assert sync.resolve(cid, {"contact"})
     with session.read() as s:
         rec = s.get(ConflictRecord, cid)
-        assert rec.resolved_at and rec.resolution["kept_mine"] == ["contact"]
+        # Settled by the one path (core.sync.conflicts), as the console and the API do.
+        assert rec.resolved_at and rec.resolution["choice"] == "values"
         row = s.get(writes.spec_for("clients").model, (session.org_id, demo["clients"][0]))
-        assert row.contact == "Eva"
+        assert (row.contact, row.phone) == ("Eva", phone)
+        audit = s.scalars(
+            select(AuditEntry).where(AuditEntry.entity_id == row.id).order_by(AuditEntry.seq)
+        ).all()
+        assert audit[-1].kind == "update" and "contact" in audit[-1].changes
     assert sync.status().conflicts == 0
 
 

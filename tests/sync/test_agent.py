@@ -109,6 +109,32 @@ def test_same_field_conflict_is_kept_visible_and_resolvable(hub, org_id, tmp_pat
     assert row(a_store, sid, "shows")["city"] == "Nice"
 
 
+def test_a_change_the_central_server_refuses_is_kept_with_why_in_words(hub, org_id, tmp_path):
+    from core.models import Organisation
+    from core.sync import reasons
+    from desktop import i18n
+
+    a_store, a = hub.new_site(tmp_path, org_id, "A")
+    sid = create(a_store, "shows", city="Lyon", country="FR",
+                 starts_at="2026-05-01T20:00:00+00:00", fee="100", currency="EUR")  # fmt: skip
+    with hub.store.write() as s:  # the tour module is turned off centrally meanwhile
+        org = s.get(Organisation, org_id)
+        org.modules = [m for m in org.modules if m != "tour"]
+    a.sync_once()
+    with a_store.read() as s:
+        [rec] = s.scalars(select(ConflictRecord)).all()
+    assert (rec.kind, rec.entity_id, rec.losing_values["city"]) == ("rejected", sid, "Lyon")
+    why = reasons.decode(rec.reason)
+    assert why is not None and why.code == "module_disabled" and "tour" in why.params["message"]
+    i18n.set_language("es")
+    try:
+        assert i18n.conflict_text(rec.kind, rec.reason) == (
+            "El módulo de este registro no está activado para la organización."
+        )
+    finally:
+        i18n.set_language("en")
+
+
 def test_a_conflict_resolved_on_a_site_is_closed_on_the_central_server(hub, org_id, tmp_path):
     from core.sync.conflicts import resolve_conflict
     from core.writes import Actor

@@ -9,7 +9,7 @@ from central.push import DeviceCtx, push_batch
 from core import writes
 from core.clock import uuid7
 from core.models import ConflictRecord
-from core.sync import wire
+from core.sync import reasons, wire
 from core.writes import Actor
 from tests.sync.conftest import enroll_device, new_org
 
@@ -104,6 +104,9 @@ def test_same_field_last_arrival_keeps_loser(central, org_id):
         {"name": "From B"},
     )
     assert rb["conflict_id"] == c.id and rb["row"]["name"] == "From B"
+    # Why, as a code and parameters (core.sync.reasons): each edge words it.
+    assert reasons.decode(c.reason) == reasons.Reason("kept_later", {"base": 1})
+    assert rb["conflict"]["reason"] == c.reason
 
 
 def test_same_field_central_wins_keeps_the_site_value_as_loser(central, org_id):
@@ -126,6 +129,7 @@ def test_same_field_central_wins_keeps_the_site_value_as_loser(central, org_id):
         {"city": "Nice"},
         {"city": "Paris"},
     )
+    assert reasons.decode(c.reason) == reasons.Reason("kept_central", {"base": 1})
 
 
 def test_a_devices_own_earlier_edit_is_not_a_conflict(central, device):
@@ -148,6 +152,7 @@ def test_edit_of_deleted_row_is_a_conflict_not_a_resurrection(central, org_id):
     row = get(central, "clients", org_id, cid)
     assert row.deleted_at is not None and row.phone is None
     assert ru["conflict"]["losing_values"] == {"phone": "9"}
+    assert reasons.decode(ru["conflict"]["reason"]) == reasons.Reason("deleted_before_edit")
     # A create of the same id does not bring it back either.
     [rc] = push_batch(central, b.ctx, [op("create", "clients", cid, {"name": "again"})])
     assert rc["status"] == "conflict" and get(central, "clients", org_id, cid).deleted_at
@@ -161,6 +166,9 @@ def test_stale_delete_wins_but_keeps_unseen_edits(central, org_id):
     assert rd["status"] == "conflict"
     assert get(central, "clients", org_id, cid).deleted_at is not None
     assert rd["conflict"]["losing_values"] == {"phone": "5"}
+    assert reasons.decode(rd["conflict"]["reason"]) == reasons.Reason(
+        "deleted_unseen_edits", {"base": 1}
+    )
 
 
 def test_rejected_op_applies_nothing_and_says_why(central, device):

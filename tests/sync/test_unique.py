@@ -14,6 +14,7 @@ from central.push import push_batch
 from core import writes
 from core.clock import utcnow
 from core.models import ConflictRecord, InventoryItem
+from core.sync import reasons
 from core.sync.conflicts import list_conflicts, resolve_conflict
 from core.writes import Actor
 from tests.sync.conftest import enroll_device
@@ -159,6 +160,9 @@ def test_two_sites_take_one_sku_offline_one_row_and_a_conflict_on_both_sides(hub
     with hub.store.read() as s:
         assert [x["id"] for x in list_conflicts(s, org_id)] == [c["id"]]
     assert c["kind"] == "unique" and c["losing_values"]["sku"] == "DUP"
+    assert reasons.decode(c["reason"]) == reasons.Reason(
+        "value_taken", {"field": "sku", "holder": "ia"}
+    )
     # Settled on the site by a rename: an ordinary create that syncs everywhere.
     with b_store.write() as s:
         resolve_conflict(s, actor=actor(b_store), conflict_id=c["id"], choice="rename",

@@ -134,6 +134,9 @@ def test_resolve_a_conflict_two_sites_made(new_page, console, tmp_path):
     page.goto(f"/console/orgs/{console.org_id}/conflicts")
     card = page.locator("section.conflict").first
     assert "Site B" in card.inner_text()
+    # The entity, the kind and why, in words (not "clients" or a stored code).
+    assert card.locator("h2").inner_text().startswith("Clients")
+    assert "the change that arrived last was kept" in card.locator("p.reason").inner_text()
     row = card.locator('tr[data-field="phone"]')
     current, lost = row.locator("td").all_inner_texts()
     assert "333-from-B" in current and "222-from-A" in lost
@@ -153,6 +156,11 @@ def test_resolve_a_conflict_two_sites_made(new_page, console, tmp_path):
     shot(page, "audit-en")
     page.click("#lang-switch")
     page.goto(f"/console/orgs/{console.org_id}/conflicts?show=all")
+    card = page.locator("section.conflict").first
+    assert card.locator("h2").inner_text().startswith("Clientes")
+    assert "El mismo campo cambió en dos lados" in card.inner_text()
+    assert "se mantuvo el cambio que llegó último" in card.locator("p.reason").inner_text()
+    assert "Resuelto: se escribieron los valores elegidos" in card.inner_text()
     shot(page, "conflicts-es")
     page.goto(f"/console/orgs/{console.org_id}/data/clients")
     assert "222-from-A" in page.locator("#rows").inner_text()
