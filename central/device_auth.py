@@ -2,10 +2,10 @@
 
 A device's token is checked in two steps: its signature, expiry and kind on every
 request (no database), and the device itself — known, not revoked — against the store.
-Routes that open a transaction anyway (push, pull) do the second step inside it
-(``check_device``): a separate read transaction was three PostgreSQL round trips and a
-thread hop per request, a quarter of a one-op push. The others take ``device``, both
-steps at once.
+Routes that open a transaction anyway do the second step inside it: a pull through
+``check_device``, a push in its first statement (``central.push``); a separate read
+transaction was three PostgreSQL round trips and a thread hop per request, a quarter of
+a one-op push. The others take ``device``, both steps at once.
 
 (No ``from __future__ import annotations``: FastAPI reads the dependency aliases.)
 """
@@ -73,8 +73,7 @@ async def claimed_device(request: Request, ctx: CentralDep, _schema: Schema) -> 
 def check_device(session: Session, dev: DeviceCtx) -> None:
     """In the request's transaction: the device is known, not revoked (refused at once)
     and still of the organisation its token names."""
-    if svc.device_org(session, dev.device_id) != dev.org_id:
-        raise Unauthenticated("the token's organisation is not the device's")
+    svc.check_device_of((svc.device_org(session, dev.device_id), None), dev.org_id)
 
 
 def device(ctx: CentralDep, dev: Annotated[DeviceCtx, Depends(claimed_device)]) -> DeviceCtx:

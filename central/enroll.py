@@ -196,11 +196,21 @@ def device_org(session: Session, device_id: str) -> str:
     found = session.execute(
         select(Device.org_id, Device.revoked_at).where(Device.id == device_id)
     ).one_or_none()
-    if found is None:
+    return check_device_of(None if found is None else (found[0], found[1]), None)
+
+
+def check_device_of(found: tuple[Any, Any] | None, org_id: str | None) -> str:
+    """``found``: the device's (org_id, revoked_at), ``None`` if there is no such device.
+    Its organisation, if it may sync: known, not revoked and (given ``org_id``, the one
+    its token names) still of that organisation. A push reads the two columns in its
+    first statement (``central.push``); other requests through ``device_org``."""
+    if found is None or found[0] is None:
         raise Unauthenticated("unknown device")
-    if found.revoked_at is not None:
+    if found[1] is not None:
         raise DeviceRevoked("this device has been revoked")
-    return str(found.org_id)
+    if org_id is not None and found[0] != org_id:
+        raise Unauthenticated("the token's organisation is not the device's")
+    return str(found[0])
 
 
 def revoke_device(session: Session, device_id: str) -> Device:

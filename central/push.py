@@ -26,6 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from central.enroll import check_device_of
 from central.feed import FeedRecorder, written_entries
 from core import writes
 from core.clock import utcnow, uuid7
@@ -42,10 +43,15 @@ from core.sync.unit import unit_of
 from core.writes import Actor
 
 MAX_BATCH = wire.MAX_PUSH_OPS
+# The device's lock, its organisation's modules and the device itself (known, not
+# revoked, of the token's organisation) in the push's first statement. Not the ops
+# already applied: the statement's snapshot is taken before it waits for the lock, and
+# a push of the same device that held it would not be seen (applied twice).
 _LOCK_AND_MODULES = text(
-    "SELECT o.id IS NOT NULL, o.modules "
+    "SELECT o.id IS NOT NULL, o.modules, dv.org_id, dv.revoked_at "
     "FROM (SELECT pg_advisory_xact_lock(hashtext(:d))) AS locked "
-    "LEFT JOIN organisations o ON o.id = :org"
+    "LEFT JOIN organisations o ON o.id = :org "
+    "LEFT JOIN devices dv ON dv.id = :d"
 )
 
 
@@ -108,9 +114,10 @@ def _push(
         # racing the original waits for it and finds its answers instead of re-applying.
         # With the lock, the organisation's modules: what the write path's module check
         # reads (a statement of its own was a round trip and an ORM load per push).
-        known_org, listed = session.execute(
+        known_org, listed, *device = session.execute(
             _LOCK_AND_MODULES, {"d": ctx.device_id, "org": ctx.org_id}
         ).one()
+        check_device_of((device[0], device[1]), ctx.org_id)
         modules = set(listed or ())
         unit_of(session).org_modules[ctx.org_id] = frozenset(modules) if known_org else None
         if prelude is not None:

@@ -112,9 +112,9 @@ def router(ctx: CentralContext) -> APIRouter:
         epoch: list[wire.EpochInfo] = []
 
         def prelude(s: Session) -> None:
-            # In the push's own transaction, before any op: the device, the epoch, the
-            # quota (two transactions of their own cost a third of a one-op push).
-            check_device(s, dev)
+            # In the push's own transaction, before any op (the device was checked in
+            # its first statement): the epoch, the quota (two transactions of their own
+            # cost a third of a one-op push).
             rec = epochs.check(s, dev.org_id, site_epoch, cursor)
             if site_epoch is not None and site_epoch != rec.epoch:
                 # Its ops may edit rows the restored server lost: it gives back its
