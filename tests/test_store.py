@@ -843,25 +843,3 @@ def test_a_single_read_runs_outside_a_transaction_and_leaves_the_pool_transactio
             assert s.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
     finally:
         store.dispose()
-
-
-def test_the_pusher_hears_a_write_at_commit_the_screens_once_it_is_durable(
-    store: Store, actor: writes.Actor
-) -> None:
-    """The sync agent's pusher is told of a write right after its commit, before the
-    fsync (ChangePublisher.subscribe_at_commit); screens and caches only once it is
-    durable; nobody of a rolled-back one."""
-    disk = store.group_commit
-    assert disk is not None
-    heard: list[tuple[str, int]] = []
-    store.changes.subscribe_at_commit(lambda n: heard.append(("commit", disk.fsyncs)))
-    store.changes.subscribe(lambda n: heard.append(("durable", disk.fsyncs)))
-    with store.write() as s:
-        writes.create(s, actor=actor, entity="clients", data={"name": "Ana"})
-    assert [h[0] for h in heard] == ["commit", "durable"]
-    assert heard[1][1] == heard[0][1] + 1  # one fsync between the two
-    heard.clear()
-    with pytest.raises(RuntimeError), store.write() as s:
-        writes.create(s, actor=actor, entity="clients", data={"name": "Eva"})
-        raise RuntimeError("given up")
-    assert heard == []
