@@ -383,9 +383,6 @@ class Store:
                         raise
                 yield session
             done.notices = unit.notices
-        # Committed: the listeners that may act before the fsync (the sync agent's
-        # pusher, core.sync.notices.ChangePublisher.subscribe_at_commit) hear it now.
-        self.changes.committed(done.notices)
         done.group_commit, done.changes = self.group_commit, self.changes
 
     @contextmanager

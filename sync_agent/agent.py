@@ -558,8 +558,7 @@ class SyncAgent:
         if self._threads:
             return
         self._stop.clear()
-        # Woken at commit, not once durable: see ChangePublisher.subscribe_at_commit.
-        self._unsubscribe = self.store.changes.subscribe_at_commit(self._on_local_change)
+        self._unsubscribe = self.store.changes.subscribe(self._on_local_change)
         if self.blob_sync is not None:
             self.blob_sync.blobs.clean_temp()  # what a crash left; never a real blob
         loops = [("sync-push", self._push_loop), ("sync-pull", self._pull_loop)]

@@ -5,8 +5,7 @@ The live change stream (browsers), the sync agent (wakes its pusher) and the des
 Qt bridge) all subscribe here; nothing else carries changes around. A notice is queued
 on the write's unit of work (``core.sync.unit``) and published only once the
 transaction has committed and is durable, so a rolled-back transaction or savepoint is
-never announced. The sync agent's pusher alone hears it at commit, before the fsync
-(``ChangePublisher.subscribe_at_commit`` says why that is safe for it).
+never announced.
 """
 
 from __future__ import annotations
@@ -61,7 +60,6 @@ class ChangePublisher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: tuple[Subscriber, ...] = ()
-        self._at_commit: tuple[Subscriber, ...] = ()
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Hear every committed batch of notices; returns the function that unsubscribes."""
@@ -69,25 +67,12 @@ class ChangePublisher:
             self._subscribers = (*self._subscribers, fn)
         return lambda: self.unsubscribe(fn)
 
-    def subscribe_at_commit(self, fn: Subscriber) -> Callable[[], None]:
-        """Hear a write's notices as soon as it commits, before its fsync: only for work
-        that stays right if a power cut then undoes the commit. The sync agent's pusher
-        is such a listener: it reads the outbox in a transaction of its own (which sees
-        the commit), and an op it sends whose commit the site then loses comes back in
-        the next pull as the central row, like any row made elsewhere; the person who
-        made it was never told "saved" (answers wait for the fsync). Waking it here takes
-        the fsync, and its tail, off the way of a change to the other sites
-        (docs/benchmarks.md, "Propagation, fourth pass"). Keep it to setting a flag: it
-        runs in the writer's thread before the writer's answer."""
-        with self._lock:
-            self._at_commit = (*self._at_commit, fn)
-        return lambda: self.unsubscribe(fn)
-
     def unsubscribe(self, fn: Subscriber) -> None:
         with self._lock:
-            # By equality: a bound method is a new object at every access.
-            self._subscribers = tuple(f for f in self._subscribers if f != fn)
-            self._at_commit = tuple(f for f in self._at_commit if f != fn)
+            subs = list(self._subscribers)
+            if fn in subs:
+                subs.remove(fn)
+            self._subscribers = tuple(subs)
 
     @property
     def subscribers(self) -> tuple[Subscriber, ...]:
@@ -98,26 +83,14 @@ class ChangePublisher:
         listeners); returns them."""
         with self._lock:
             subs, self._subscribers = self._subscribers, ()
-            early, self._at_commit = self._at_commit, ()
         for fn in subs:
             other.subscribe(fn)
-        for fn in early:
-            other.subscribe_at_commit(fn)
-        return (*subs, *early)
-
-    def committed(self, notices: Sequence[ChangeNotice]) -> None:
-        """Called by the store right after a commit, before the fsync (see
-        ``subscribe_at_commit``)."""
-        self._hand(self._at_commit, notices)
+        return subs
 
     def publish(self, notices: Sequence[ChangeNotice]) -> None:
-        self._hand(self._subscribers, notices)
-
-    @staticmethod
-    def _hand(subscribers: tuple[Subscriber, ...], notices: Sequence[ChangeNotice]) -> None:
         if not notices:
             return
-        for fn in subscribers:  # a snapshot: subscribing meanwhile is safe
+        for fn in self._subscribers:  # a snapshot: subscribing meanwhile is safe
             try:
                 fn(notices)
             except Exception:  # a listener must never undo an acknowledged write
