@@ -1,5 +1,5 @@
-"""Words every edge shares, in English and Spanish: the rules of the work and the
-reasons of sync conflicts (``words.json``).
+"""Words every edge shares, in English and Spanish: the rules of the work, the
+reasons of sync conflicts and the names of fields (``words.json``).
 
 ``core`` gives a code and its parameters, never a sentence: a refused change
 (``core.rules.refuse``) or a conflict record's reason (``core.sync.reasons``). The
@@ -9,7 +9,8 @@ for the same event. Parameters are in braces.
 
 Keys: ``rules`` by rule code; ``conflicts`` by ``kind.<kind>``, ``choice.<choice>``
 and the reason keys of ``core.sync.reasons.key_of`` (``reason.<code>``,
-``refused.<code>``, ``refused.other``).
+``refused.<code>``, ``refused.other``); ``fields`` by stored field name (every column
+of the registry's entities: a test keeps it whole).
 """
 
 from __future__ import annotations
@@ -51,3 +52,19 @@ def conflict_template(lang: str, key: str) -> str | None:
     if key.startswith("rule."):
         return rule_words(lang).get(key.removeprefix("rule."))
     return conflict_words(lang).get(key)
+
+
+@cache
+def field_words(lang: str) -> dict[str, str]:
+    """stored field name -> its label (``phone`` -> "Teléfono")."""
+    return _in("fields", lang)
+
+
+def field_label(name: str, lang: str) -> str:
+    """A field's label in ``lang``; one the catalogue lacks (a field added since) is
+    derived from its name (``machine_id`` -> "Machine")."""
+    found = field_words(lang).get(name)
+    if found is not None:
+        return found
+    text = (name.removesuffix("_id") or name).replace("_", " ")
+    return text[:1].upper() + text[1:]

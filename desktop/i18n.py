@@ -308,9 +308,9 @@ def language() -> str:
 
 def tr(text: str, **kwargs: object) -> str:
     if _LANG == "es":
-        from desktop.labels import FIELDS_ES, UI_ES
+        from desktop.labels import UI_ES
 
-        out = ES.get(text) or UI_ES.get(text) or FIELDS_ES.get(text) or text
+        out = ES.get(text) or UI_ES.get(text) or text
     else:
         out = text
     return out.format(**kwargs) if kwargs else out
@@ -343,12 +343,11 @@ def entity_label(spec: object) -> str:
 
 
 def field_label(name: str) -> str:
-    from desktop.labels import FIELDS_EN
+    """A field's name in the user's language, from the catalogue every edge shares
+    (``apikit.words``), so the console and the desktop call a field the same."""
+    from apikit.words import field_label as label
 
-    text = tr(name) if _LANG == "es" else FIELDS_EN.get(name, name)
-    if text == name:  # no translation: derive from the name (machine_id -> Machine)
-        text = name.removesuffix("_id") if name != "tax_id" else "tax ID"
-    return text.replace("_", " ")[:1].upper() + text.replace("_", " ")[1:]
+    return label(name, _LANG)
 
 
 def rule_text(code: str, params: dict[str, object] | None = None) -> str:

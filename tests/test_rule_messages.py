@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from apikit.words import conflict_template, conflict_words, rule_words
+from apikit.words import conflict_template, conflict_words, field_words, rule_words
 from core.sync import reasons
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,3 +99,15 @@ def test_a_reason_reads_back_in_each_language_and_old_prose_as_it_was() -> None:
     old = "changed on two sites"
     assert reasons.describe("field", old, lambda k: None) == old
     assert reasons.describe("field", None, lambda k: None) == ""
+
+
+def test_every_field_is_named_in_both_languages() -> None:
+    """Every column of the registry's entities has a label in the shared catalogue, in
+    words (no API name showing through in Spanish)."""
+    from core.registry import registry
+
+    en, es = field_words("en"), field_words("es")
+    for spec in registry().values():
+        for name in [c.name for c in spec.model.__table__.c]:
+            assert name in en and name in es, name
+            assert "_" not in es[name] and es[name] != name, (name, es[name])

@@ -16,11 +16,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from apikit.words import field_label
 from central.console import session as sess
 from central.console.roles import ConsoleUser, console_user
 from central.context import CentralContext
 from central.deps import CentralDep
 from core.errors import DomainError, Unauthenticated
+from core.registry import registry
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -64,10 +66,26 @@ def render(request: Request, template: str, status: int = 200, **extra: Any) -> 
         text = table.get(key, key)
         return text.format(**params) if params else text
 
+    def field(name: str) -> str:
+        """A field's name in words, as the desktop calls it (``apikit.words``)."""
+        return field_label(name, lang)
+
+    def entity_name(name: str) -> str:
+        spec = registry().get(name)
+        return name if spec is None else spec.label[1 if lang == "es" else 0]
+
     html = (
         _env()
         .get_template(template)
-        .render(lang=lang, t=t, strings=table, path=request.url.path, **extra)
+        .render(
+            lang=lang,
+            t=t,
+            field=field,
+            entity_name=entity_name,
+            strings=table,
+            path=request.url.path,
+            **extra,
+        )
     )
     return HTMLResponse(
         html, status_code=status, headers={"Cache-Control": "no-store", "Vary": "Cookie"}

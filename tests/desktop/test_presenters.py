@@ -137,7 +137,7 @@ def test_export_csv_and_xlsx(session: Any, demo: Any, tmp_path: Path) -> None:
     n = export_rows(session, model.spec, model.columns, model.query_args(), tmp_path / "i.csv")
     assert n == 2
     text = (tmp_path / "i.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert text[0].startswith("Sku,Name") and len(text) == 3
+    assert text[0].startswith("SKU,Name") and len(text) == 3
     n = export_rows(session, model.spec, model.columns, {}, tmp_path / "i.xlsx")
     ws = load_workbook(tmp_path / "i.xlsx").active
     assert n == 8 and ws.max_row == 9

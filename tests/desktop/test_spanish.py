@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from apikit.words import field_words
 from core.registry import registry
 from desktop import i18n
 from desktop.bridge import ChangeBridge
-from desktop.labels import CHOICES, FIELDS_EN, UI_ES
+from desktop.labels import CHOICES, UI_ES
 from desktop.presenters.fields import field_specs
 from desktop.views.main_window import MainWindow
 
@@ -51,7 +52,7 @@ def english_sources() -> set[str]:
             out.add(i18n.field_label(name))
         for f in field_specs(spec):
             out.add(f.label)
-    out |= {i18n.field_label(n) for n in FIELDS_EN}
+    out |= set(field_words("en").values())
     return {t for t in out if t and not t.isdigit()} - SAME
 
 

@@ -138,6 +138,7 @@ def test_resolve_a_conflict_two_sites_made(new_page, console, tmp_path):
     assert card.locator("h2").inner_text().startswith("Clients")
     assert "the change that arrived last was kept" in card.locator("p.reason").inner_text()
     row = card.locator('tr[data-field="phone"]')
+    assert row.locator("th").inner_text() == "Phone"
     current, lost = row.locator("td").all_inner_texts()
     assert "333-from-B" in current and "222-from-A" in lost
     shot(page, "conflicts-en")
@@ -164,9 +165,13 @@ def test_resolve_a_conflict_two_sites_made(new_page, console, tmp_path):
     shot(page, "conflicts-es")
     page.goto(f"/console/orgs/{console.org_id}/data/clients")
     assert "222-from-A" in page.locator("#rows").inner_text()
+    assert "Teléfono" in page.locator("#rows thead").inner_text()  # the API name on hover
+    assert page.locator('#rows th[title="phone"]').count() == 1
     shot(page, "data-es")
     page.goto(f"/console/orgs/{console.org_id}/audit?what=clients")
     assert page.locator("#audit tbody tr").count() >= 3
+    first = page.locator("#audit tbody tr").first.inner_text()
+    assert "Clientes" in first and "cambio" in first and "Teléfono" in first, first
     shot(page, "audit-es")
     for agent, store in ((a, a_store), (b, b_store)):
         agent.client.close()
