@@ -177,3 +177,33 @@ def test_offline_sql(url: str) -> None:
     script = out.getvalue()
     for name in Base.metadata.tables:
         assert f"CREATE TABLE {name} " in script
+
+
+def test_forwarded_marks_move_to_their_column(empty_store: Store) -> None:
+    """conflicts_forwarded: a conflict the agent had closed centrally (the old JSON
+    mark) and a resolved refusal (nothing to close) count as forwarded; a resolved one
+    not yet closed, and an open one, do not."""
+    schema.upgrade(empty_store, "jobs_status_index")
+    rows = [
+        ("done", "field", '{"choice": "server", "forwarded": true}', True),
+        ("refused", "rejected", '{"choice": "server"}', True),
+        ("waiting", "field", '{"choice": "mine"}', True),
+        ("open", "field", None, False),
+    ]
+    with empty_store.engine.begin() as conn:
+        for cid, kind, resolution, resolved in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO conflicts (id, org_id, entity, entity_id, kind, fields, "
+                    "losing_values, winning_values, created_at, resolved_at, resolution) "
+                    "VALUES (:id, 'o', 'clients', :id, :kind, '[]', '{}', '{}', "
+                    ":at, :resolved, :resolution)"
+                ),
+                {"id": cid, "kind": kind, "at": "2026-12-01 10:00:00+00:00",
+                 "resolved": "2026-12-02 10:00:00+00:00" if resolved else None,
+                 "resolution": resolution},
+            )  # fmt: skip
+    schema.upgrade(empty_store)
+    with empty_store.engine.connect() as conn:
+        got = dict(conn.execute(text("SELECT id, forwarded_at IS NOT NULL FROM conflicts")).all())
+    assert got == {"done": True, "refused": True, "waiting": False, "open": False}

@@ -121,6 +121,10 @@ def resolve_conflict(
     rec.resolved_at = utcnow()
     rec.resolved_by = actor.user_id or actor.device_id
     rec.resolution = {"choice": choice, "row": written}
+    if rec.kind == "rejected":
+        # The central server refused the op: its record exists only on the site, and
+        # there is nothing there for the agent to close.
+        rec.forwarded_at = rec.resolved_at
     session.flush()
     return conflict_json(rec)
 

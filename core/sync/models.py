@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm.base import ID, Base
@@ -62,6 +62,9 @@ class AuditEntry(Base):
     )
 
 
+UNFORWARDED = "resolved_at IS NOT NULL AND forwarded_at IS NULL"
+
+
 class ConflictRecord(Base):
     """An edit that lost (or could not be applied) and is kept until a person decides."""
 
@@ -84,6 +87,17 @@ class ConflictRecord(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(ID)
     resolution: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # On a site: when the agent closed the central copy of a conflict resolved here
+    # (records of refused ops, which exist only here, count as forwarded once resolved).
+    forwarded_at: Mapped[datetime | None]
+
+    # The few resolved and not yet forwarded, looked for after every push.
+    __table_args__ = (
+        Index(
+            "ix_conflicts_unforwarded", "resolved_at",
+            sqlite_where=text(UNFORWARDED), postgresql_where=text(UNFORWARDED),
+        ),
+    )  # fmt: skip
 
 
 class FeedCounter(Base):

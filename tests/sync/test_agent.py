@@ -158,7 +158,7 @@ def test_a_conflict_resolved_on_a_site_is_closed_on_the_central_server(hub, org_
     b.sync_once()
     assert b.client.conflicts() == []
     with b_store.read() as s:
-        assert s.get(ConflictRecord, local.id).resolution["forwarded"] is True
+        assert s.get(ConflictRecord, local.id).forwarded_at is not None
     a.sync_once()
     assert row(a_store, sid, "shows")["city"] == "Nice"
     assert b.forward_resolutions() == 0  # nothing left to tell
