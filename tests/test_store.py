@@ -845,10 +845,12 @@ def test_a_single_read_runs_outside_a_transaction_and_leaves_the_pool_transactio
         store.dispose()
 
 
-def test_the_conflicts_left_to_forward_are_found_by_their_index(store: Store) -> None:
+def test_the_conflicts_left_to_forward_and_the_open_ones_are_found_by_index(
+    store: Store,
+) -> None:
     """After every push the agent looks for conflicts resolved here and not yet closed
     centrally; with years of resolved ones that must not read them all (it did: 7-9 ms
-    a push with 20,000)."""
+    a push with 20,000). Nor must counting or listing the open ones."""
     from core.models import ConflictRecord
     from sync_agent.agent import SyncAgent
 
@@ -865,7 +867,17 @@ def test_the_conflicts_left_to_forward_are_found_by_their_index(store: Store) ->
         assert SyncAgent._unforwarded(s) == ["c50"]
         from sqlalchemy.dialects import sqlite
 
-        stmt = SyncAgent.unforwarded_query()
-        sql = str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
-        plan = " ".join(str(r) for r in s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
-    assert "ix_conflicts_unforwarded" in plan, plan
+        def plan(stmt: Any) -> str:
+            sql = str(
+                stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+            )
+            rows = s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
+            return " ".join(str(r) for r in rows)
+
+        assert "ix_conflicts_unforwarded" in plan(SyncAgent.unforwarded_query())
+        # The open ones, as the sync status counts them and the lists list them.
+        c = ConflictRecord
+        assert "ix_conflicts_open" in plan(select(func.count()).where(c.resolved_at.is_(None)))
+        assert "ix_conflicts_open" in plan(
+            select(c).where(c.org_id == org, c.resolved_at.is_(None)).order_by(c.created_at)
+        )

@@ -91,11 +91,16 @@ class ConflictRecord(Base):
     # (records of refused ops, which exist only here, count as forwarded once resolved).
     forwarded_at: Mapped[datetime | None]
 
-    # The few resolved and not yet forwarded, looked for after every push.
+    # The few resolved and not yet forwarded, looked for after every push; the few
+    # open ones, counted and listed by the sync status, the desktop and the console.
     __table_args__ = (
         Index(
             "ix_conflicts_unforwarded", "resolved_at",
             sqlite_where=text(UNFORWARDED), postgresql_where=text(UNFORWARDED),
+        ),
+        Index(
+            "ix_conflicts_open", "org_id", "created_at",
+            sqlite_where=text("resolved_at IS NULL"), postgresql_where=text("resolved_at IS NULL"),
         ),
     )  # fmt: skip
 
