@@ -6,6 +6,7 @@ domain errors into a page in the admin's language (no session: to the login page
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,14 +16,16 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from apikit.words import field_label
+from apikit.words import conflict_template, field_label
 from central.console import session as sess
 from central.console.roles import ConsoleUser, console_user
 from central.context import CentralContext
 from central.deps import CentralDep
 from core.errors import DomainError, Unauthenticated
 from core.registry import registry
+from core.sync.reasons import fill
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -58,6 +61,20 @@ def pick_language(request: Request) -> str:
     return "es"
 
 
+def when(value: datetime | str | None, seconds: bool = False) -> Markup:
+    """A moment as UTC text in a ``<time>`` element: the pages say UTC when they are
+    read without their script, which shows it in the browser's own time zone and
+    language (console.js)."""
+    if value is None or value == "":
+        return Markup("")
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    at = at.astimezone(UTC)
+    text = at.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+    return Markup('<time datetime="{}">{}</time>').format(at.isoformat(), text)
+
+
 def render(request: Request, template: str, status: int = 200, **extra: Any) -> HTMLResponse:
     lang = pick_language(request)
     table = strings(lang)
@@ -70,6 +87,13 @@ def render(request: Request, template: str, status: int = 200, **extra: Any) -> 
         """A field's name in words, as the desktop calls it (``apikit.words``)."""
         return field_label(name, lang)
 
+    def refusal(code: str, message: str) -> str:
+        """Why the central server refused an op, in words (``apikit.words``)."""
+        found = conflict_template(lang, f"refused.{code}") or conflict_template(
+            lang, "refused.other"
+        )
+        return fill(found, {"code": code, "message": message}) if found else message
+
     def entity_name(name: str) -> str:
         spec = registry().get(name)
         return name if spec is None else spec.label[1 if lang == "es" else 0]
@@ -81,6 +105,8 @@ def render(request: Request, template: str, status: int = 200, **extra: Any) -> 
             lang=lang,
             t=t,
             field=field,
+            refusal=refusal,
+            when=when,
             entity_name=entity_name,
             strings=table,
             path=request.url.path,

@@ -3,6 +3,8 @@ CSRF, roles, and the pages answering."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -176,3 +178,26 @@ def test_console_login_asks_for_the_totp_code_and_shares_the_lockout(console):
         answers = [post(c, password="wrong").headers["location"] for _ in range(12)]
         assert "error=unauthenticated" in answers[0]
         assert any("error=rate_limited" in a for a in answers), answers
+
+
+def test_a_refused_op_is_said_in_the_admins_language_with_its_time_in_utc(console):
+    """The organisation page lists the ops the central server refused: the code as it
+    is (what support asks for), why in words, and when (UTC text in a <time> element,
+    which the page's script shows in the browser's own zone)."""
+    from central.push import push_batch
+    from core.models import Organisation
+    from tests.sync.conftest import enroll_device
+    from tests.sync.test_push_pull import op
+
+    dev = enroll_device(console.store, console.org_id, "Bus")
+    with console.store.write() as s:
+        org = s.get(Organisation, console.org_id)
+        org.modules = [m for m in org.modules if m != "tour"]
+    [r] = push_batch(console.store, dev.ctx, [op("create", "shows", "s1", {"city": "Lyon"})])
+    assert r["reason"]["code"] == "module_disabled"
+    with httpx.Client(base_url=console.url, headers={"accept-language": "es-ES"}) as c:
+        form_login(c)
+        page = c.get(f"/console/orgs/{console.org_id}").text
+    assert "<code>module_disabled</code>" in page
+    assert "El módulo de este registro no está activado para la organización." in page
+    assert re.search(r'<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>', page)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from core import writes
 from core.db import sqlite_url
@@ -137,6 +139,10 @@ def test_resolve_a_conflict_two_sites_made(new_page, console, tmp_path):
     # The entity, the kind and why, in words (not "clients" or a stored code).
     assert card.locator("h2").inner_text().startswith("Clients")
     assert "the change that arrived last was kept" in card.locator("p.reason").inner_text()
+    # When, in the browser's own time zone; the UTC text stays as the tooltip.
+    when = card.locator("time")
+    expect(when).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    assert "UTC" not in when.inner_text()
     row = card.locator('tr[data-field="phone"]')
     assert row.locator("th").inner_text() == "Phone"
     current, lost = row.locator("td").all_inner_texts()
