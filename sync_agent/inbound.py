@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from core import writes
 from core.clock import utcnow, uuid7
-from core.db import in_batches
+from core.db import in_batches, json_text
 from core.models import AuditEntry, ConflictRecord, OutboxEntry, SyncState
 from core.registry import EntitySpec, registry, spec_for
 from core.serial import to_json, values_from_json
@@ -49,9 +50,35 @@ MASK = "***"
 CURSOR_KEY = "cursor"
 
 
+# The agent's own keys are read and set on the session's connection with plain SQL:
+# they are on the path of every pulled page and push answer, where each statement built
+# through SQLAlchemy cost a few tenths of a millisecond of Python, several times that
+# while the other site's agent in the same process held the GIL (docs/benchmarks.md,
+# "Propagation, fourth pass"). Values are JSON text as the column's own type writes it
+# (core.db.json_text). They read what is stored: no SyncState object is added through
+# the ORM in a session these run in (core.site and the PIN state use their own).
+_GET_KEY = "SELECT value FROM sync_state WHERE key = ?"
+_GET_KEYS = "SELECT key, value FROM sync_state WHERE key IN ({})"
+_SET_KEYS = (
+    "INSERT INTO sync_state (key, value) VALUES {} "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+_ACTIVE_ROWS = "SELECT entity, entity_id FROM outbox WHERE status IN ({})".format(
+    ", ".join(f"'{status}'" for status in ACTIVE)
+)
+
+
+def _value(stored: Any) -> Any:
+    # A column declared JSON has numeric affinity in SQLite: the text of a number (a
+    # cursor) is stored, and read back, as that number.
+    return orjson.loads(stored) if isinstance(stored, str) else stored
+
+
 def get_key(session: Session, key: str, default: Any = None) -> Any:
-    found = session.execute(select(SyncState.value).where(SyncState.key == key)).first()
-    return default if found is None else found[0]
+    found = session.connection().exec_driver_sql(_GET_KEY, (key,)).first()
+    return default if found is None else _value(found[0])
 
 
 def set_key(session: Session, key: str, value: Any) -> None:
@@ -61,8 +88,9 @@ def set_key(session: Session, key: str, value: Any) -> None:
 def get_keys(session: Session, keys: Sequence[str]) -> dict[str, Any]:
     """Several keys' values in one statement (a key not set is left out): a pull reads
     three of them before each request."""
-    stmt = select(SyncState.key, SyncState.value).where(SyncState.key.in_(list(keys)))
-    return {k: v for k, v in session.execute(stmt)}
+    keys = list(keys)
+    sql = _GET_KEYS.format(", ".join("?" * len(keys)))
+    return {k: _value(v) for k, v in session.connection().exec_driver_sql(sql, tuple(keys))}
 
 
 def set_keys(session: Session, values: Mapping[str, Any]) -> None:
@@ -71,9 +99,9 @@ def set_keys(session: Session, values: Mapping[str, Any]) -> None:
     A copy of a key's row the session holds is expired, so it reads the new value."""
     if not values:
         return
-    stmt = sqlite_insert(SyncState).values([{"key": k, "value": v} for k, v in values.items()])
-    session.execute(stmt.on_conflict_do_update(index_elements=[SyncState.key],
-                                               set_={"value": stmt.excluded.value}))  # fmt: skip
+    params = tuple(x for k, v in values.items() for x in (k, json_text(v)))
+    sql = _SET_KEYS.format(", ".join(["(?, ?)"] * len(values)))
+    session.connection().exec_driver_sql(sql, params)
     for key in values:
         held = session.identity_map.get(session.identity_key(SyncState, key))
         if held is not None:
@@ -87,9 +115,10 @@ def active_rows(
     those ``among`` the given keys when given (a push answer asks about its own rows,
     not the whole outbox)."""
     o = OutboxEntry
+    if among is None:  # every pulled page asks this first: plain SQL, as the keys above
+        session.flush()  # what the ORM's autoflush would have written first
+        return {(e, i) for e, i in session.connection().exec_driver_sql(_ACTIVE_ROWS)}
     stmt = select(o.entity, o.entity_id).where(o.status.in_(ACTIVE))
-    if among is None:
-        return {(e, i) for e, i in session.execute(stmt)}
     found: set[tuple[str, str]] = set()
     for batch in in_batches(set(among)):
         keys = set(batch)

@@ -881,3 +881,25 @@ def test_the_conflicts_left_to_forward_and_the_open_ones_are_found_by_index(
         assert "ix_conflicts_open" in plan(
             select(c).where(c.org_id == org, c.resolved_at.is_(None)).order_by(c.created_at)
         )
+
+
+def test_the_agents_keys_read_back_as_they_were_set(store: Store) -> None:
+    """The sync agent's keys go through plain SQL on its hot path (sync_agent.inbound):
+    every JSON value reads back as it was set, through it and through the ORM alike (a
+    number too, which SQLite's numeric affinity stores as a number), and a copy of the
+    row the session holds sees the new value."""
+    from core.models import SyncState
+    from sync_agent import inbound
+
+    values = {"cursor": 42, "rate": 1.5, "none": None, "text": "12", "doc": {"a": [1, "é"]}}
+    with store.write() as s:
+        inbound.set_keys(s, values)
+    with store.read() as s:
+        assert inbound.get_keys(s, [*values, "missing"]) == values
+        assert {k: s.get(SyncState, k).value for k in values} == values
+        assert inbound.get_key(s, "missing", "default") == "default"
+    with store.write() as s:
+        held = s.get(SyncState, "cursor")
+        assert held is not None and held.value == 42
+        inbound.set_keys(s, {"cursor": 43})
+        assert held.value == 43 and inbound.get_key(s, "cursor") == 43
