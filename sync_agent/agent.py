@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
-from sqlalchemy import Row, Select, func, select
+import orjson
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core.attachments.blobs import BlobStore, blob_store_beside
@@ -277,18 +278,20 @@ class SyncAgent:
             self.forward_resolutions(todo)
             return total
 
-    def _waiting_ops(self, s: Session) -> Sequence[Row[Any]]:
+    def _waiting_ops(self, s: Session) -> list[Waiting]:
         """The next batch to push, oldest first. Columns, not ORM objects: the entries
         are only read here (their answers are recorded by seq, set based, in
-        ``record_answers``)."""
-        o = OutboxEntry
-        return s.execute(
-            select(o.seq, o.op_id, o.entity, o.entity_id, o.kind, o.base_version,
-                   o.fields, o.made_at, o.made_by)
-            .where(o.status.in_(("pending", "acked")))
-            .order_by(o.seq)
-            .limit(self.batch_size)
-        ).all()  # fmt: skip
+        ``record_answers``). Plain SQL, as the agent's keys (``sync_agent.inbound``): it
+        is read when a local write wakes the pusher, on the way of every change, and
+        again after each answer while the other site's page is applied."""
+        rows = s.connection().exec_driver_sql(_WAITING, (self.batch_size,))
+        return [
+            Waiting(seq, op_id, entity, entity_id, kind, base_version,
+                    orjson.loads(fields) if isinstance(fields, str) else fields,
+                    made_at, made_by)
+            for seq, op_id, entity, entity_id, kind, base_version, fields, made_at, made_by
+            in rows
+        ]  # fmt: skip
 
     def _note_epoch(self, info: wire.EpochInfo | None) -> None:
         """Remember the epoch at first contact; meeting another one is a restore.
@@ -789,6 +792,27 @@ def _alive(recorded: dict[str, Any]) -> bool:
     except PermissionError:
         return True  # another user's process: it exists
     return True
+
+
+class Waiting(NamedTuple):
+    """An outbox entry waiting to be pushed, as ``_waiting_ops`` reads it."""
+
+    seq: int
+    op_id: str
+    entity: str
+    entity_id: str
+    kind: str
+    base_version: int
+    fields: dict[str, Any] | None
+    made_at: str
+    made_by: str | None
+
+
+# status in ("pending", "acked"): ix_outbox_pending (status, seq) serves it.
+_WAITING = (
+    "SELECT seq, op_id, entity, entity_id, kind, base_version, fields, made_at, made_by "
+    "FROM outbox WHERE status IN ('pending', 'acked') ORDER BY seq LIMIT ?"
+)
 
 
 def wire_op(op: Any) -> wire.Op:
