@@ -54,6 +54,19 @@ def conflict_template(lang: str, key: str) -> str | None:
     return conflict_words(lang).get(key)
 
 
+def conflict_kind(kind: str, lang: str) -> str:
+    """What kind of conflict, in words ("Same field changed on two sides")."""
+    return conflict_words(lang).get(f"kind.{kind}", kind)
+
+
+def entity_label(name: str, lang: str) -> str:
+    """An entity's name in ``lang`` (the registry's label; an unknown one as itself)."""
+    from core.registry import registry
+
+    spec = registry().get(name)
+    return name if spec is None else spec.label[1 if lang == "es" else 0]
+
+
 @cache
 def field_words(lang: str) -> dict[str, str]:
     """stored field name -> its label (``phone`` -> "Teléfono")."""

@@ -73,7 +73,7 @@ async def claimed_device(request: Request, ctx: CentralDep, _schema: Schema) -> 
 def check_device(session: Session, dev: DeviceCtx) -> None:
     """In the request's transaction: the device is known, not revoked (refused at once)
     and still of the organisation its token names."""
-    svc.check_device_of((svc.device_org(session, dev.device_id), None), dev.org_id)
+    svc.device_org(session, dev.device_id, dev.org_id)
 
 
 def device(ctx: CentralDep, dev: Annotated[DeviceCtx, Depends(claimed_device)]) -> DeviceCtx:

@@ -190,13 +190,14 @@ def decode_token(key: TokenKey, token: str, typ: str) -> dict[str, Any]:
     return claims
 
 
-def device_org(session: Session, device_id: str) -> str:
-    """The organisation of the device behind a token, checked on every request: known
-    and not revoked. Two columns, not the ORM row: it runs in every push and pull."""
+def device_org(session: Session, device_id: str, org_id: str | None = None) -> str:
+    """The organisation of the device behind a token, checked on every request: known,
+    not revoked and (given ``org_id``) of that organisation. Two columns, not the ORM
+    row: it runs in every pull."""
     found = session.execute(
         select(Device.org_id, Device.revoked_at).where(Device.id == device_id)
     ).one_or_none()
-    return check_device_of(None if found is None else (found[0], found[1]), None)
+    return check_device_of(None if found is None else (found[0], found[1]), org_id)
 
 
 def check_device_of(found: tuple[Any, Any] | None, org_id: str | None) -> str:

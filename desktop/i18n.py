@@ -370,6 +370,6 @@ def conflict_text(kind: str, reason: str | None) -> str:
 
 def conflict_kind(kind: str) -> str:
     """What kind of conflict, in words ("Same field changed on two sides")."""
-    from apikit.words import conflict_words
+    from apikit.words import conflict_kind as words
 
-    return conflict_words(_LANG).get(f"kind.{kind}", kind)
+    return words(kind, _LANG)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from apikit.rows import filters_from
 from apikit.security import request_origin
-from apikit.words import conflict_template, conflict_words
+from apikit.words import conflict_kind, conflict_template, conflict_words
 from central import enroll as svc
 from central.console import health, reports
 from central.console.web import (
@@ -53,9 +53,7 @@ def conflicts(
     words = conflict_words(lang)
     for c in listed:
         c["site"] = sites.get(c["device_id"] or "", c["device_id"] or "")
-        spec = registry().get(c["entity"])
-        c["label"] = (spec.label[1] if lang == "es" else spec.label[0]) if spec else c["entity"]
-        c["kind_text"] = words.get(f"kind.{c['kind']}", c["kind"])
+        c["kind_text"] = conflict_kind(c["kind"], lang)
         c["reason_text"] = reasons.describe(
             c["kind"], c["reason"], partial(conflict_template, lang)
         )
@@ -126,10 +124,10 @@ BOOKKEEPING = frozenset(
 )
 
 
-def _entities(org: Any) -> list[tuple[str, tuple[str, str]]]:
-    """(name, (English, Spanish) label) of the entities the organisation's modules have."""
+def _entities(org: Any) -> list[str]:
+    """The entities the organisation's modules have (worded by the page, ``entity_name``)."""
     return [
-        (sp.name, sp.label)
+        sp.name
         for sp in registry().values()
         if sp.module == "core" or sp.module in (org.modules or ())
     ]

@@ -7,7 +7,7 @@ domain errors into a page in the admin's language (no session: to the login page
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
@@ -18,14 +18,13 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from apikit.words import conflict_template, field_label
+from apikit.words import conflict_template, entity_label, field_label
 from central.console import session as sess
 from central.console.roles import ConsoleUser, console_user
 from central.context import CentralContext
 from central.deps import CentralDep
 from core.errors import DomainError, Unauthenticated
-from core.registry import registry
-from core.sync.reasons import fill
+from core.sync import reasons
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -88,15 +87,13 @@ def render(request: Request, template: str, status: int = 200, **extra: Any) -> 
         return field_label(name, lang)
 
     def refusal(code: str, message: str) -> str:
-        """Why the central server refused an op, in words (``apikit.words``)."""
-        found = conflict_template(lang, f"refused.{code}") or conflict_template(
-            lang, "refused.other"
-        )
-        return fill(found, {"code": code, "message": message}) if found else message
+        """Why the central server refused an op, in words, as a refused op's conflict
+        record is worded (``core.sync.reasons``)."""
+        reason = reasons.Reason(code, {"message": message})
+        return reasons.word("rejected", reason, partial(conflict_template, lang))
 
     def entity_name(name: str) -> str:
-        spec = registry().get(name)
-        return name if spec is None else spec.label[1 if lang == "es" else 0]
+        return entity_label(name, lang)
 
     html = (
         _env()

@@ -91,8 +91,12 @@ def describe(kind: str, stored: str | None, template: Callable[[str], str | None
     message, then to ``refused.other`` or the bare code; prose from before coded
     reasons is shown as it was."""
     reason = decode(stored)
-    if reason is None:
-        return ""
+    return "" if reason is None else word(kind, reason, template)
+
+
+def word(kind: str, reason: Reason, template: Callable[[str], str | None]) -> str:
+    """``reason`` (of a record of ``kind``) in the words ``template`` gives; see
+    ``describe``. The console words a refusal it reads from the applied ops with it."""
     if reason.code == TEXT:
         return str(reason.params.get("text", ""))
     found = template(key_of(kind, reason))

@@ -10,6 +10,7 @@ central value).
 """
 
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -57,13 +58,16 @@ class ConflictOut(BaseModel):
                     "deleted_unseen_edits | value_taken (``text`` for records from before "
                     "coded reasons: the prose is ``reason_params.text``)")  # fmt: skip
     def reason_code(self) -> str | None:
-        decoded = reasons.decode(self.reason)
-        return decoded.code if decoded else None
+        return self.decoded_reason.code if self.decoded_reason else None
 
     @computed_field(description="the reason's parameters (version, field, message ...)")
     def reason_params(self) -> dict[str, Any]:
-        decoded = reasons.decode(self.reason)
-        return decoded.params if decoded else {}
+        return self.decoded_reason.params if self.decoded_reason else {}
+
+    @cached_property
+    def decoded_reason(self) -> reasons.Reason | None:
+        """The stored reason parsed once for the two fields above (not serialised)."""
+        return reasons.decode(self.reason)
 
 
 class ConflictPage(BaseModel):
