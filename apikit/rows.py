@@ -130,7 +130,9 @@ class ListQuery:
     include_deleted: bool
 
 
-def list_query(
+# async although it awaits nothing: FastAPI runs a plain ``def`` dependency in its thread
+# pool, a hop there and back per list request.
+async def list_query(
     q: Annotated[str | None, Query(max_length=200, description="search text")] = None,
     sort: Annotated[str | None, Query(max_length=200, description="e.g. -updated_at,id")] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = queries.DEFAULT_LIMIT,

@@ -73,10 +73,11 @@ def create_app(
     # The shop-floor writes' threads (routes.actions.in_writer); started on first use.
     app.state.writers = ThreadPoolExecutor(4, thread_name_prefix="structura-writer")
     problems.install(app)
+    # FastAPI tries the routers in order: the shop floor's, called all day, first.
+    app.include_router(actions.router)
     app.include_router(system.router)
     app.include_router(auth_routes.router)
     app.include_router(devices.router)
-    app.include_router(actions.router)
     app.include_router(reports.router)
     app.include_router(conflicts.router)
     from local_api.compat import factory as compat_factory

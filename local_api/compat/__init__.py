@@ -39,7 +39,7 @@ class CompatDeps:
         module_on(self.context, spec)
 
 
-def compat_deps(context: ContextDep, throttles: ThrottlesDep) -> CompatDeps:
+async def compat_deps(context: ContextDep, throttles: ThrottlesDep) -> CompatDeps:
     return CompatDeps(context, throttles.login_buckets, throttles.login_global)
 
 

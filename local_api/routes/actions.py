@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import GenericAlias
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from apikit.problems import AUTHED, responses
@@ -26,7 +26,7 @@ from core.serial import to_json
 from core.writes import Actor
 from local_api.board_cache import BoardCache
 from local_api.context import AppContext
-from local_api.deps import ContextDep, CurrentActor, StoreDep, check_role, module_on
+from local_api.deps import StoreDep, gate
 from local_api.queue_cache import QueueCache
 
 FLOOR = FACTORY_READERS  # admin, office, operator
@@ -76,14 +76,7 @@ class BoardCard(BaseModel):
 def floor(what: str, roles: frozenset[str] = FLOOR) -> Any:
     """The route's one check at the edge: the factory module is on and the role may
     ``what``. (The write path checks its own rules on top, whoever calls it.)"""
-
-    # async: no I/O here, and a sync dependency would cost a thread-pool hop per request.
-    async def dependency(actor: CurrentActor, context: ContextDep) -> Actor:
-        module_on(context, registry()["jobs"])
-        check_role(actor, roles, what)
-        return actor
-
-    return Depends(dependency)
+    return gate("jobs", roles, what)
 
 
 def ops() -> Any:
@@ -153,6 +146,93 @@ router = APIRouter(tags=["shop floor"])
 ERR = responses(*AUTHED, 404, 409, 422)
 
 
+# The routes a floor terminal calls all day come first: FastAPI tries routes in order,
+# and each one tried costs a few microseconds (docs/benchmarks.md, "LAN API").
+@router.get(
+    "/api/me/jobs",
+    response_model=GenericAlias(list, (_read_model("jobs"),)),  # list[JobsRead]
+    responses=responses(*AUTHED),
+    summary="My queue: active jobs assigned to me, running first",
+)
+async def my_jobs(request: Request, actor: Annotated[Actor, floor("have jobs")]) -> Any:
+    # On the event loop: a cached queue, or one indexed SQLite read of a few rows (WAL
+    # readers never wait for the writer), costs less than the thread-pool hop.
+    cache: QueueCache = request.app.state.queues
+    return Response(cache.get(actor), media_type="application/json")
+
+
+def my_queue(store: Any, actor: Actor) -> list[dict[str, Any]]:
+    """The operator's queue as JSON rows, filtered in SQL (a Core select, no ORM
+    objects); same rows and order as ``core.factory.actions.my_jobs``."""
+    if not store.is_sqlite:
+        spec = registry()["jobs"]
+        with store.read() as s:
+            return [queries.row_json(spec, j) for j in ops().my_jobs(s, actor=actor)]
+    with store.read() as s:
+        # On the connection: a Core select needs none of the ORM's execution layer.
+        params = {"org": actor.org_id, "me": actor.user_id}
+        rows = s.connection().execute(_queue_stmt(), params).all()
+    rank = {"IN_PROGRESS": 0, "PAUSED": 1, "PENDING": 2}
+    out = [{k: to_json(v) for k, v in r._mapping.items()} for r in rows]
+    out.sort(key=lambda j: (rank[j["status"]], j["sequence"], j["due_at"] or "~"))
+    return out
+
+
+@functools.cache
+def _queue_stmt() -> Any:
+    from sqlalchemy import bindparam, exists, func, select
+
+    from core.models import Job
+
+    spec = registry()["jobs"]
+    t = Job.__table__
+    mine = func.json_each(t.c.operator_ids).table_valued("value")
+    return select(*(t.c[n] for n in queries.read_columns(spec))).where(
+        t.c.org_id == bindparam("org"),
+        t.c.status.in_(("IN_PROGRESS", "PAUSED", "PENDING")),
+        t.c.deleted_at.is_(None),
+        exists().where(mine.c.value == bindparam("me")),
+    )
+
+
+@router.get(
+    "/api/board",
+    response_model=list[BoardCard],
+    responses={
+        **responses(*AUTHED),
+        304: {"description": "Not Modified: the board is the one whose ETag you sent"},
+    },
+    summary="One card per active machine: status, current and next job, OEE today",
+)
+async def board(request: Request, _: Annotated[Actor, floor("see the board")]) -> Any:
+    cache: BoardCache = request.app.state.board
+    encoded = cache.get()
+    headers = {"ETag": encoded.etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == encoded.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(encoded.body, media_type="application/json", headers=headers)
+
+
+@router.post(
+    "/api/jobs/{id}/progress",
+    response_model=_read_model("jobs"),
+    responses=ERR,
+    summary="Report quantities made since the last report",
+)
+async def progress(
+    id: IdPath,
+    body: ProgressIn,
+    request: Request,
+    actor: Annotated[Actor, floor("report progress")],
+    store: StoreDep,
+    if_match: IfMatch = None,
+) -> Any:
+    version = parse_version(if_match, body.version)
+    return await in_writer(request, write, store, "jobs", ops().report_progress, actor=actor,
+                           job_id=id, produced=body.produced, scrap=body.scrap,
+                           version=version)  # fmt: skip
+
+
 def _job_route(verb: str, summary: str) -> None:
     @router.post(
         f"/api/jobs/{{id}}/{verb}",
@@ -178,26 +258,6 @@ def _job_route(verb: str, summary: str) -> None:
 _job_route("start", "Start (or resume) a job")
 _job_route("pause", "Pause a running job")
 _job_route("reopen", "Reopen a completed job (office): it goes back to PAUSED")
-
-
-@router.post(
-    "/api/jobs/{id}/progress",
-    response_model=_read_model("jobs"),
-    responses=ERR,
-    summary="Report quantities made since the last report",
-)
-async def progress(
-    id: IdPath,
-    body: ProgressIn,
-    request: Request,
-    actor: Annotated[Actor, floor("report progress")],
-    store: StoreDep,
-    if_match: IfMatch = None,
-) -> Any:
-    version = parse_version(if_match, body.version)
-    return await in_writer(request, write, store, "jobs", ops().report_progress, actor=actor,
-                           job_id=id, produced=body.produced, scrap=body.scrap,
-                           version=version)  # fmt: skip
 
 
 @router.post(
@@ -283,71 +343,6 @@ def _id_route(name: str, path: str, entity: str, action: str, id_arg: str, what:
 
 for _spec in _ID_ACTIONS:
     _id_route(*_spec)
-
-
-@router.get(
-    "/api/me/jobs",
-    response_model=GenericAlias(list, (_read_model("jobs"),)),  # list[JobsRead]
-    responses=responses(*AUTHED),
-    summary="My queue: active jobs assigned to me, running first",
-)
-async def my_jobs(request: Request, actor: Annotated[Actor, floor("have jobs")]) -> Any:
-    # On the event loop: a cached queue, or one indexed SQLite read of a few rows (WAL
-    # readers never wait for the writer), costs less than the thread-pool hop.
-    cache: QueueCache = request.app.state.queues
-    return Response(cache.get(actor), media_type="application/json")
-
-
-def my_queue(store: Any, actor: Actor) -> list[dict[str, Any]]:
-    """The operator's queue as JSON rows, filtered in SQL (a Core select, no ORM
-    objects); same rows and order as ``core.factory.actions.my_jobs``."""
-    if not store.is_sqlite:
-        spec = registry()["jobs"]
-        with store.read() as s:
-            return [queries.row_json(spec, j) for j in ops().my_jobs(s, actor=actor)]
-    with store.read() as s:
-        # On the connection: a Core select needs none of the ORM's execution layer.
-        params = {"org": actor.org_id, "me": actor.user_id}
-        rows = s.connection().execute(_queue_stmt(), params).all()
-    rank = {"IN_PROGRESS": 0, "PAUSED": 1, "PENDING": 2}
-    out = [{k: to_json(v) for k, v in r._mapping.items()} for r in rows]
-    out.sort(key=lambda j: (rank[j["status"]], j["sequence"], j["due_at"] or "~"))
-    return out
-
-
-@functools.cache
-def _queue_stmt() -> Any:
-    from sqlalchemy import bindparam, exists, func, select
-
-    from core.models import Job
-
-    spec = registry()["jobs"]
-    t = Job.__table__
-    mine = func.json_each(t.c.operator_ids).table_valued("value")
-    return select(*(t.c[n] for n in queries.read_columns(spec))).where(
-        t.c.org_id == bindparam("org"),
-        t.c.status.in_(("IN_PROGRESS", "PAUSED", "PENDING")),
-        t.c.deleted_at.is_(None),
-        exists().where(mine.c.value == bindparam("me")),
-    )
-
-
-@router.get(
-    "/api/board",
-    response_model=list[BoardCard],
-    responses={
-        **responses(*AUTHED),
-        304: {"description": "Not Modified: the board is the one whose ETag you sent"},
-    },
-    summary="One card per active machine: status, current and next job, OEE today",
-)
-async def board(request: Request, _: Annotated[Actor, floor("see the board")]) -> Any:
-    cache: BoardCache = request.app.state.board
-    encoded = cache.get()
-    headers = {"ETag": encoded.etag, "Cache-Control": "no-cache"}
-    if request.headers.get("if-none-match") == encoded.etag:
-        return Response(status_code=304, headers=headers)
-    return Response(encoded.body, media_type="application/json", headers=headers)
 
 
 def shared_queues(context: AppContext) -> QueueCache:

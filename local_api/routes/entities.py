@@ -44,7 +44,7 @@ from core.fields import RefId
 from core.identity import auth
 from core.registry import EntitySpec, registry
 from core.writes import Actor
-from local_api.deps import ContextDep, CurrentActor, check_role, module_on
+from local_api.deps import ContextDep, check_role, gate
 
 MAX_BATCH = 500
 
@@ -75,26 +75,6 @@ def router(modules: Iterable[str]) -> APIRouter:
     for spec in registry().values():
         _register(r, spec, hidden=spec.module != "core" and spec.module not in enabled)
     return r
-
-
-def _may(spec: EntitySpec, roles: frozenset[str], action: str) -> Any:
-    """The route's one check at the edge: the entity's module is on and the role may
-    ``action`` it. (The write path checks its own rules on top, whoever calls it.)"""
-
-    def dependency(actor: CurrentActor, ctx: ContextDep) -> Actor:
-        module_on(ctx, spec)
-        check_role(actor, roles, f"{action} {spec.name}")
-        return actor
-
-    return Depends(dependency)
-
-
-def _module(spec: EntitySpec) -> Any:
-    def dependency(actor: CurrentActor, ctx: ContextDep) -> Actor:
-        module_on(ctx, spec)
-        return actor
-
-    return Depends(dependency)
 
 
 def _stream_csv(ctx: Any, spec: EntitySpec, kwargs: dict[str, Any]) -> StreamingResponse:
@@ -136,12 +116,12 @@ def _register(r: APIRouter, spec: EntitySpec, *, hidden: bool) -> None:
     else:
         Create, Patch = m.create, m.patch
     common: dict[str, Any] = {"tags": [name], "include_in_schema": not hidden}
-    Reader = Annotated[Actor, _may(spec, spec.read_roles, "read")]
-    Creator = Annotated[Actor, _may(spec, spec.write_roles, "create")]
-    Updater = Annotated[Actor, _may(spec, spec.write_roles, "update")]
-    Deleter = Annotated[Actor, _may(spec, spec.write_roles, "delete")]
+    Reader = Annotated[Actor, gate(spec.name, spec.read_roles, f"read {spec.name}")]
+    Creator = Annotated[Actor, gate(spec.name, spec.write_roles, f"create {spec.name}")]
+    Updater = Annotated[Actor, gate(spec.name, spec.write_roles, f"update {spec.name}")]
+    Deleter = Annotated[Actor, gate(spec.name, spec.write_roles, f"delete {spec.name}")]
     # A batch checks the role per operation (each has its own result).
-    Batcher = Annotated[Actor, _module(spec)]
+    Batcher = Annotated[Actor, gate(spec.name, None, "")]
     params = {"parameters": filter_params(spec)}
 
     def list_options(

@@ -8,15 +8,15 @@ module and the role once.
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from apikit.problems import AUTHED, responses
 from apikit.rows import IdPath, json_response
 from core.errors import Invalid
-from core.registry import FACTORY_READERS, OFFICE, TOUR_READERS, registry
+from core.registry import FACTORY_READERS, OFFICE, TOUR_READERS
 from core.writes import Actor
-from local_api.deps import ContextDep, CurrentActor, check_role, module_on
+from local_api.deps import ContextDep, gate
 
 
 class SettlementWarning(BaseModel):
@@ -55,13 +55,7 @@ def _check_range(start: datetime | None, end: datetime | None) -> None:
 
 def allowed(entity: str, roles: frozenset[str], what: str) -> Any:
     """The route's one check: the entity's module is on and the role may ``what``."""
-
-    def dependency(actor: CurrentActor, ctx: ContextDep) -> Actor:
-        module_on(ctx, registry()[entity])
-        check_role(actor, roles, what)
-        return actor
-
-    return Depends(dependency)
+    return gate(entity, roles, what)
 
 
 Settler = Annotated[Actor, allowed("shows", OFFICE, "see settlements")]
