@@ -147,6 +147,12 @@ def route_template(scope: dict[str, Any]) -> str:
     return str(path) if path else "unmatched"
 
 
+# For FastAPI(telemetry=...): the apps observe themselves here (Prometheus metrics, the
+# access log, request ids); FastAPI's native OpenTelemetry would otherwise look up the
+# global providers on every request to find none configured.
+NATIVE_TELEMETRY_OFF: Any = {"tracing": False, "metrics": False, "logs": False}
+
+
 class ObservabilityMiddleware:
     """Request id, metrics and the access line; outermost, so it sees every answer."""
 

@@ -55,9 +55,10 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, "request body too large")
 
 
-def _set_default(headers: list[tuple[bytes, bytes]], name: bytes, value: bytes) -> None:
-    if not any(k.lower() == name for k, _ in headers):
-        headers.append((name, value))
+def _set_defaults(headers: list[tuple[bytes, bytes]], defaults: list[tuple[bytes, bytes]]) -> None:
+    """Append each (name, value) whose header the response does not set itself."""
+    present = {k.lower() for k, _ in headers}
+    headers.extend((k, v) for k, v in defaults if k not in present)
 
 
 class RequestContext:
@@ -81,14 +82,17 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
-                _set_default(headers, b"x-request-id", rid.encode())
-                _set_default(headers, b"x-content-type-options", b"nosniff")
-                _set_default(headers, b"referrer-policy", b"no-referrer")
-                _set_default(headers, b"x-frame-options", b"DENY")
-                _set_default(headers, b"content-security-policy", csp.encode())
-                _set_default(headers, b"cross-origin-opener-policy", b"same-origin")
+                defaults = [
+                    (b"x-request-id", rid.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"content-security-policy", csp.encode()),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                ]
                 if is_api or path == "/openapi.json":
-                    _set_default(headers, b"cache-control", b"no-store")
+                    defaults.append((b"cache-control", b"no-store"))
+                _set_defaults(headers, defaults)
                 message["headers"] = headers
             await send(message)
 

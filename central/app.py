@@ -40,6 +40,8 @@ def create_central_app(ctx: CentralContext) -> FastAPI:
             ctx.reads.dispose()  # the replica's pool, if any
             worker_exited()
 
+    from apikit import observe
+
     app = FastAPI(
         title="Structura central server",
         version=VERSION,
@@ -49,6 +51,7 @@ def create_central_app(ctx: CentralContext) -> FastAPI:
             "application/problem+json."
         ),
         lifespan=lifespan,
+        telemetry=observe.NATIVE_TELEMETRY_OFF,
     )
     app.state.context = ctx
     problems.install(app)

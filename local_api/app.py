@@ -41,6 +41,7 @@ def create_app(
     live: bool = True,
     web: bool = True,
 ) -> FastAPI:
+    from apikit import observe
     from local_api.routes import (
         actions,
         attachments,
@@ -65,6 +66,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry=observe.NATIVE_TELEMETRY_OFF,
     )
     app.state.context = context
     app.state.throttles = Throttles(context.limits)
