@@ -247,11 +247,16 @@ def test_a_second_writer_waits_its_turn_without_sleeping_in_sqlite(
     previous one commits."""
     begun: list[str] = []
 
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def trace(statement: str) -> None:
         if statement.startswith("BEGIN"):  # about to ask SQLite for its lock
             begun.append(threading.current_thread().name)
 
-    event.listen(store.engine, "before_cursor_execute", before)
+    # SQLite's own trace (the store issues BEGIN on the driver's connection, past
+    # SQLAlchemy's statement events).
+    def checkout(dbapi_conn: Any, *args: Any) -> None:
+        dbapi_conn.set_trace_callback(trace)
+
+    event.listen(store.engine, "checkout", checkout)
     inside, release = threading.Event(), threading.Event()
     finished: list[float] = []
 
