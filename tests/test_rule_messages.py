@@ -91,7 +91,7 @@ def test_a_reason_reads_back_in_each_language_and_old_prose_as_it_was() -> None:
     assert "versión 4" in es and "version 4" in en and es != en
     rule = reasons.encode("machine_busy", machine="Roll 1", job="OF-7")
     assert reasons.describe("rule", rule, lambda k: conflict_template("es", k)) == (
-        "Roll 1 está ocupada con la orden OF-7; páusela primero."
+        "Roll 1 está ocupada con la orden OF-7; hay que pausarla primero."
     )
     refused = reasons.encode("quota_gone", message="over the limit")
     spanish = reasons.describe("rejected", refused, lambda k: conflict_template("es", k))
@@ -111,3 +111,20 @@ def test_every_field_is_named_in_both_languages() -> None:
         for name in [c.name for c in spec.model.__table__.c]:
             assert name in en and name in es, name
             assert "_" not in es[name] and es[name] != name, (name, es[name])
+
+
+# Second-person forms, either register: the shared words are shown by the web pages and
+# the console, which say "tú", and by the desktop, which says "usted", so they say
+# neither ("hay que pausarla primero", "se admiten fotos").
+_SECOND_PERSON = re.compile(
+    r"\b(usted|tu|tus|su rol|páusela|páusala|termine|termina la|póngala|ponla|use|usa una|"
+    r"indique|envíe|envía|cambie|cambia el|fusiónelo|fusiónalo|descártelo|"
+    r"descártalo|pulse|pulsa|elija|elige|escriba|escribe|revise|revisa)\b",
+    re.IGNORECASE,
+)
+
+
+def test_the_shared_spanish_words_take_no_side_on_tu_or_usted() -> None:
+    words = {**rule_words("es"), **conflict_words("es")}
+    taking_sides = {k: v for k, v in words.items() if _SECOND_PERSON.search(v)}
+    assert taking_sides == {}
